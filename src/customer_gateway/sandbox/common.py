@@ -193,8 +193,7 @@ def jwt_encode_hs256(
     """A compact HS256 JWT, the shape real vendor tokens have."""
     head = dict(header or {"typ": "JWT", "alg": "HS256"})
     signing_input = ".".join(
-        _b64url(json.dumps(part, separators=(",", ":")).encode())
-        for part in (head, dict(claims))
+        _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (head, dict(claims))
     )
     signature = hmac.new(secret, signing_input.encode("ascii"), hashlib.sha256).digest()
     return f"{signing_input}.{_b64url(signature)}"
@@ -214,4 +213,3 @@ def jwt_decode_hs256(token: str, secret: bytes) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return claims if isinstance(claims, dict) else None
-

@@ -1,0 +1,99 @@
+"""Domain errors as GraphQL: `userErrors` for expected outcomes, coded errors for the rest.
+
+Every error that leaves the gateway carries `extensions.code` from the documented catalogue;
+anything unexpected is masked as INTERNAL with a fixed message and logged with the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.error import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+
+from customer_gateway.api.types import UserError
+from customer_gateway.domain import GatewayError, RateLimitedError, UserFacingError
+from customer_gateway.observability.logging import current_request_id
+
+__all__ = ["ErrorCodes", "to_user_errors"]
+
+logger = logging.getLogger("customer_gateway.errors")
+
+INTERNAL_MESSAGE = "Unexpected error."
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def to_user_errors(
+    error: UserFacingError,
+    *,
+    prefix: Sequence[str] = (),
+    renames: Mapping[str, str] | None = None,
+) -> list[UserError]:
+    """Domain field paths as argument paths: ("last_name",) under "input" -> ["input", "lastName"]."""
+    renames = renames or {}
+    result = []
+    for problem in error.problems:
+        path = None
+        if problem.field:
+            head = renames.get(problem.field[0], _camel(problem.field[0]))
+            path = [*prefix, head, *(_camel(part) for part in problem.field[1:])]
+        result.append(UserError(field=path, message=problem.message, code=problem.code))
+    return result
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error a documented `extensions.code` and masks the unexpected ones."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult) and result.errors:
+            result.errors = [self._convert(error) for error in result.errors]
+
+    def _convert(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, GatewayError):
+            extensions: dict[str, object] = {"code": original.code}
+            if original.backend:
+                extensions["backend"] = original.backend
+            if isinstance(original, RateLimitedError):
+                extensions["retryAfter"] = original.retry_after
+            return self._rebuild(error, original.message, extensions)
+        if original is None:
+            code = (
+                "GRAPHQL_PARSE_FAILED"
+                if isinstance(error, GraphQLSyntaxError)
+                else "GRAPHQL_VALIDATION_FAILED"
+            )
+            if error.extensions and "code" in error.extensions:
+                return error
+            return self._rebuild(error, error.message, {"code": code})
+        if isinstance(original, GraphQLError):
+            return self._convert(original)
+        logger.error(
+            "unexpected error in a resolver",
+            exc_info=(type(original), original, original.__traceback__),
+            extra={"path": ".".join(str(p) for p in error.path or ())},
+        )
+        return self._rebuild(
+            error, INTERNAL_MESSAGE, {"code": "INTERNAL", "requestId": current_request_id()}
+        )
+
+    @staticmethod
+    def _rebuild(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions=extensions,
+        )

@@ -1,0 +1,107 @@
+"""Query root: backends, the signed-in customer, one customer, admin listings, levels."""
+
+from __future__ import annotations
+
+import base64
+
+import strawberry
+
+from customer_gateway import domain
+from customer_gateway.api.context import Info
+from customer_gateway.api.types import (
+    Backend,
+    Customer,
+    CustomerConnection,
+    CustomerEdge,
+    Level,
+    PageInfo,
+)
+from customer_gateway.domain import InvalidInputError
+
+__all__ = ["CustomerFilter", "Query"]
+
+DEFAULT_PAGE_SIZE = 20
+
+
+@strawberry.input
+class CustomerFilter:
+    email: str | None = None
+    phone_number: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode("ascii")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+        kind, _, value = text.partition(":")
+        offset = int(value)
+    except (ValueError, UnicodeError):
+        raise InvalidInputError("Not a cursor from this API.") from None
+    if kind != "offset" or offset < 0:
+        raise InvalidInputError("Not a cursor from this API.")
+    return offset
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The configured backends and whether each is healthy.")
+    def backends(self, info: Info) -> list[Backend]:
+        return [Backend.from_connector(c) for c in info.context.services.backends]
+
+    @strawberry.field(description="The customer the bearer token belongs to, on that backend.")
+    async def me(self, info: Info, backend: str) -> Customer:
+        customer = await info.context.services.customers.me(backend, info.context.caller)
+        return Customer.from_domain(customer)
+
+    @strawberry.field(description="Own id with a customer token; any id with the admin key.")
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        found = await info.context.services.customers.customer(str(id), info.context.caller)
+        return Customer.from_domain(found)
+
+    @strawberry.field(description="Admin key required. `first` is at most 100.")
+    async def customers(
+        self,
+        info: Info,
+        backend: str,
+        filter: CustomerFilter | None = None,
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> CustomerConnection:
+        offset = decode_cursor(after) + 1 if after else 0
+        wanted = filter or CustomerFilter()
+        page = await info.context.services.customers.customers(
+            backend,
+            domain.CustomerFilter(
+                email=wanted.email,
+                phone_number=wanted.phone_number,
+                first_name=wanted.first_name,
+                last_name=wanted.last_name,
+            ),
+            offset,
+            first,
+            info.context.caller,
+        )
+        edges = [
+            CustomerEdge(node=Customer.from_domain(c), cursor=encode_cursor(page.offset + i))
+            for i, c in enumerate(page.customers)
+        ]
+        return CustomerConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=page.offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total,
+        )
+
+    @strawberry.field(description="The loyalty programme's levels (public; no credentials).")
+    async def levels(self, info: Info, backend: str) -> list[Level]:
+        levels = await info.context.services.customers.levels(backend)
+        return [lvl for lvl in (Level.from_domain(level) for level in levels) if lvl is not None]

@@ -1,0 +1,69 @@
+"""The Federation 2 schema and its cross-cutting extensions (limits, error codes, caches)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Final
+
+import strawberry
+from graphql.error import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from customer_gateway.api.errors import ErrorCodes
+from customer_gateway.api.mutations import Mutation
+from customer_gateway.api.queries import Query
+
+__all__ = ["FEDERATION_VERSION", "SchemaOptions", "build_schema"]
+
+FEDERATION_VERSION: Final = "2.7"
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    """Operation limits (RELIABILITY.md defaults) and whether introspection is open."""
+
+    introspection: bool = False
+    max_depth: int = 15
+    max_aliases: int = 15
+    max_tokens: int = 2000
+
+
+class GatewaySchema(strawberry.federation.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """ErrorCodes logs the unexpected errors; expected ones are not server problems."""
+
+
+def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.Schema:
+    options = options or SchemaOptions()
+    extensions: list[Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        partial(MaxTokensLimiter, max_token_count=options.max_tokens),
+        partial(QueryDepthLimiter, max_depth=options.max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=options.max_aliases),
+        partial(ParserCache, maxsize=256),
+        partial(ValidationCache, maxsize=256),
+    ]
+    if not options.introspection:
+        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=not options.introspection),
+        federation_version=FEDERATION_VERSION,
+    )

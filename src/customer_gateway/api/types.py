@@ -1,0 +1,273 @@
+"""The GraphQL object types, built from domain models (never from vendor JSON)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from customer_gateway import domain
+from customer_gateway.api.context import Info
+from customer_gateway.connectors.protocol import Connector
+from customer_gateway.domain import ChangeKind
+
+__all__ = [
+    "Address",
+    "AuthPayload",
+    "Backend",
+    "BackendKind",
+    "ChangeRequestPayload",
+    "Customer",
+    "CustomerConnection",
+    "CustomerEdge",
+    "CustomerPayload",
+    "CustomerStatus",
+    "Level",
+    "LoyaltyStatus",
+    "PageInfo",
+    "Token",
+    "UserError",
+]
+
+
+@strawberry.enum
+class BackendKind(Enum):
+    MENU = "menu"
+    KIBO = "kibo"
+    OPEN_LOYALTY = "open_loyalty"
+    OTHER = "other"  # a kind added by a connector plugin
+
+
+@strawberry.enum
+class CustomerStatus(Enum):
+    NEW = "new"
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+    DELETED = "deleted"
+
+
+@strawberry.type(description="A configured customer backend.")
+class Backend:
+    name: str
+    kind: BackendKind
+    capabilities: list[str]
+    healthy: bool
+
+    @classmethod
+    def from_connector(cls, connector: Connector) -> Backend:
+        known = {kind.value for kind in BackendKind}
+        return cls(
+            name=connector.name,
+            kind=BackendKind(connector.kind if connector.kind in known else "other"),
+            capabilities=sorted(c.value for c in connector.capabilities),
+            healthy=True,
+        )
+
+
+@strawberry.type
+class Level:
+    id: strawberry.ID
+    name: str
+    discount_percent: float | None = None
+    condition_value: float | None = None
+
+    @classmethod
+    def from_domain(cls, level: domain.Level | None) -> Level | None:
+        if level is None:
+            return None
+        return cls(
+            id=strawberry.ID(level.id),
+            name=level.name,
+            discount_percent=level.discount_percent,
+            condition_value=level.condition_value,
+        )
+
+
+@strawberry.type
+class LoyaltyStatus:
+    points: float
+    level: Level | None
+    next_level: Level | None
+    points_to_next_level: float | None
+    transactions_count: int | None
+    transactions_amount: float | None
+    currency: str | None
+
+    @classmethod
+    def from_domain(cls, status: domain.LoyaltyStatus) -> LoyaltyStatus:
+        return cls(
+            points=status.points,
+            level=Level.from_domain(status.level),
+            next_level=Level.from_domain(status.next_level),
+            points_to_next_level=status.points_to_next_level,
+            transactions_count=status.transactions_count,
+            transactions_amount=status.transactions_amount,
+            currency=status.currency,
+        )
+
+
+@strawberry.type
+class Address:
+    street: str | None
+    address2: str | None
+    city: str | None
+    postal: str | None
+    province: str | None
+    country: str | None
+
+
+@strawberry.federation.type(keys=["id"], description="A customer as one backend knows it.")
+class Customer:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque, stable global id encoding the backend name and the native id."
+    )
+    native_id: str = strawberry.field(description="The customer's id inside its backend.")
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone_number: str | None = strawberry.field(description="E.164, e.g. +14155550101.")
+    locale: str | None
+    gender: str | None
+    birth_date: date | None
+    address: Address | None
+    marketing_opt_in: bool | None
+    loyalty_card_number: str | None
+    active: bool | None
+    status: CustomerStatus | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    raw: JSON | None = strawberry.field(
+        description="The vendor's own payload, for fields the common model lacks."
+    )
+    model: strawberry.Private[domain.Customer]
+
+    @classmethod
+    def from_domain(cls, customer: domain.Customer) -> Customer:
+        address = customer.address
+        return cls(
+            id=strawberry.ID(domain.encode_customer_id(customer.backend, customer.native_id)),
+            native_id=customer.native_id,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            email=customer.email,
+            phone_number=customer.phone_number,
+            locale=customer.locale,
+            gender=customer.gender,
+            birth_date=customer.birth_date,
+            address=Address(
+                street=address.street,
+                address2=address.address2,
+                city=address.city,
+                postal=address.postal,
+                province=address.province,
+                country=address.country,
+            )
+            if address
+            else None,
+            marketing_opt_in=customer.marketing_opt_in,
+            loyalty_card_number=customer.loyalty_card_number,
+            active=customer.active,
+            status=CustomerStatus(customer.status.value) if customer.status else None,
+            created_at=customer.created_at,
+            updated_at=customer.updated_at,
+            raw=cast("JSON", dict(customer.raw)),
+            model=customer,
+        )
+
+    @strawberry.field
+    def backend(self, info: Info) -> Backend:
+        return Backend.from_connector(info.context.services.backends.get(self.model.backend))
+
+    @strawberry.field(description="True while an email change waits for its one-time code.")
+    async def pending_email_change(self, info: Info) -> bool:
+        return await info.context.services.changes.is_pending(self.model, ChangeKind.EMAIL)
+
+    @strawberry.field(description="True while a phone number change waits for its one-time code.")
+    async def pending_phone_number_change(self, info: Info) -> bool:
+        return await info.context.services.changes.is_pending(self.model, ChangeKind.PHONE_NUMBER)
+
+    @strawberry.field(description="From this backend, or from its linked loyalty backend.")
+    async def level(self, info: Info) -> Level | None:
+        return Level.from_domain(self.model.level)
+
+    @strawberry.field(description="From the linked loyalty backend; null when none is linked.")
+    async def loyalty(self, info: Info) -> LoyaltyStatus | None:
+        return None
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
+        customer = await info.context.services.customers.customer(str(id), info.context.caller)
+        return cls.from_domain(customer)
+
+
+@strawberry.type
+class Token:
+    access_token: str
+    refresh_token: str | None
+    token_type: str
+    expires_at: datetime | None
+    refresh_expires_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, token: domain.Token) -> Token:
+        return cls(
+            access_token=token.access_token,
+            refresh_token=token.refresh_token,
+            token_type=token.token_type,
+            expires_at=token.expires_at,
+            refresh_expires_at=token.refresh_expires_at,
+        )
+
+
+@strawberry.type(description="An expected problem with the input, reported in the payload.")
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description='Path of the offending argument, e.g. ["input", "lastName"].'
+    )
+    message: str
+    code: str
+
+
+@strawberry.type
+class AuthPayload:
+    token: Token | None = None
+    customer: Customer | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CustomerPayload:
+    customer: Customer | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ChangeRequestPayload:
+    pending: bool = False
+    expires_at: datetime | None = None
+    customer: Customer | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class CustomerEdge:
+    node: Customer
+    cursor: str
+
+
+@strawberry.type
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: PageInfo
+    total_count: int | None

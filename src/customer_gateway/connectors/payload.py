@@ -1,0 +1,105 @@
+"""Tolerant readers for vendor JSON: a missing or wrong-typed optional field reads as None.
+
+Only the fields a mapping cannot do without (ids, tokens) are required; reading those raises
+BackendProtocolError, the one error mapping functions raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from customer_gateway.domain import BackendProtocolError
+
+__all__ = [
+    "opt_bool",
+    "opt_date",
+    "opt_datetime",
+    "opt_float",
+    "opt_int",
+    "opt_mapping",
+    "opt_str",
+    "req_mapping",
+    "req_str",
+]
+
+
+def req_mapping(data: Any, key: str | None = None) -> Mapping[str, Any]:
+    value = data if key is None else (data.get(key) if isinstance(data, Mapping) else None)
+    if not isinstance(value, Mapping):
+        raise BackendProtocolError()
+    return value
+
+
+def opt_mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else None
+
+
+def req_str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value:
+        raise BackendProtocolError()
+    return value
+
+
+def opt_str(data: Mapping[str, Any], key: str) -> str | None:
+    """A string field; vendors' empty strings ("" for an unset phone) read as None."""
+    value = data.get(key)
+    return value if isinstance(value, str) and value != "" else None
+
+
+def opt_bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def opt_int(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def opt_float(data: Mapping[str, Any], key: str) -> float | None:
+    """A number that vendors may send as a string ("50.00") or a percentage ("15.00%")."""
+    value = data.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip().rstrip("%"))
+        except ValueError:
+            return None
+    return None
+
+
+def opt_datetime(data: Mapping[str, Any], key: str) -> datetime | None:
+    """ISO-8601 with or without offset (`+0200`, `Z`), or naive `YYYY-MM-DD HH:MM:SS` as UTC."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def opt_date(data: Mapping[str, Any], key: str) -> date | None:
+    value = data.get(key)
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None

@@ -1,0 +1,195 @@
+"""What a backend connector is: declared capabilities plus async operations on domain models.
+
+A connector speaks its vendor's HTTP API and returns domain objects; it knows nothing of GraphQL.
+Operations a vendor lacks raise UnsupportedError (UnsupportedOperations gives that default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from customer_gateway.domain import (
+    AuthResult,
+    ChangeKind,
+    Customer,
+    CustomerFilter,
+    CustomerPage,
+    CustomerUpdate,
+    Level,
+    LoyaltyStatus,
+    UnsupportedError,
+)
+
+__all__ = [
+    "Capability",
+    "ChangeFlow",
+    "Connector",
+    "ConnectorFactory",
+    "Credentials",
+    "CustomerCredentials",
+    "ServiceCredentials",
+    "UnsupportedOperations",
+]
+
+
+class Capability(StrEnum):
+    SIGN_IN = "signIn"
+    REFRESH_TOKEN = "refreshToken"
+    CURRENT_CUSTOMER = "me"
+    CUSTOMER_BY_ID = "customer"
+    UPDATE_CUSTOMER = "updateCustomer"
+    CHANGE_EMAIL = "changeEmail"
+    CHANGE_PHONE_NUMBER = "changePhoneNumber"
+    LIST_CUSTOMERS = "customers"
+    LEVELS = "levels"
+    LOYALTY = "loyalty"
+    ACTIVATION = "activation"
+    ASSIGN_LEVEL = "assignLevel"
+
+
+class ChangeFlow(StrEnum):
+    """Who confirms a credential change: nobody, the vendor's own OTP flow, or the gateway."""
+
+    DIRECT = "direct"
+    BACKEND_OTP = "backend_otp"
+    GATEWAY_OTP = "gateway_otp"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerCredentials:
+    """The customer's own token for this backend, passed upstream unchanged."""
+
+    access_token: str
+
+    def __repr__(self) -> str:
+        return "CustomerCredentials(<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCredentials:
+    """Act with the backend's configured service account (only after the admin key was checked)."""
+
+
+Credentials = CustomerCredentials | ServiceCredentials
+
+
+@runtime_checkable
+class Connector(Protocol):
+    name: str
+    kind: str
+    capabilities: frozenset[Capability]
+    update_fields: frozenset[str]
+    loyalty_backend: str | None
+
+    def change_flow(self, kind: ChangeKind) -> ChangeFlow: ...
+
+    async def sign_in(self, username: str, password: str) -> AuthResult: ...
+
+    async def refresh_token(self, refresh_token: str) -> AuthResult: ...
+
+    async def current_customer(self, access_token: str) -> Customer: ...
+
+    async def get_customer(self, native_id: str, credentials: Credentials) -> Customer: ...
+
+    async def update_customer(
+        self, native_id: str, update: CustomerUpdate, credentials: Credentials
+    ) -> Customer: ...
+
+    async def change_credential(
+        self, native_id: str, kind: ChangeKind, value: str, credentials: Credentials
+    ) -> Customer:
+        """Send a new email or phone the way the backend takes it (it may only start its OTP)."""
+        ...
+
+    async def confirm_change(
+        self, native_id: str, kind: ChangeKind, code: str, credentials: Credentials
+    ) -> Customer:
+        """Finish a backend-run OTP flow (ChangeFlow.BACKEND_OTP) with the customer's code."""
+        ...
+
+    async def list_customers(
+        self, customer_filter: CustomerFilter, offset: int, limit: int
+    ) -> CustomerPage: ...
+
+    async def levels(self) -> list[Level]: ...
+
+    async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None: ...
+
+    async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]: ...
+
+    async def set_active(self, native_id: str, active: bool) -> Customer: ...
+
+    async def assign_level(self, native_id: str, level_id: str) -> Customer: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ConnectorFactory(Protocol):
+    """What the `customer_gateway.connectors` entry points name: a kind plus its settings model."""
+
+    kind: ClassVar[str]
+    settings_model: ClassVar[type[BaseModel]]
+
+    @classmethod
+    def from_settings(cls, name: str, settings: BaseModel) -> Connector: ...
+
+
+class UnsupportedOperations:
+    """Default bodies for operations a vendor does not have."""
+
+    name: str
+
+    def _unsupported(self) -> UnsupportedError:
+        return UnsupportedError(backend=self.name)
+
+    async def sign_in(self, username: str, password: str) -> AuthResult:
+        raise self._unsupported()
+
+    async def refresh_token(self, refresh_token: str) -> AuthResult:
+        raise self._unsupported()
+
+    async def current_customer(self, access_token: str) -> Customer:
+        raise self._unsupported()
+
+    async def get_customer(self, native_id: str, credentials: Credentials) -> Customer:
+        raise self._unsupported()
+
+    async def update_customer(
+        self, native_id: str, update: CustomerUpdate, credentials: Credentials
+    ) -> Customer:
+        raise self._unsupported()
+
+    async def change_credential(
+        self, native_id: str, kind: ChangeKind, value: str, credentials: Credentials
+    ) -> Customer:
+        raise self._unsupported()
+
+    async def confirm_change(
+        self, native_id: str, kind: ChangeKind, code: str, credentials: Credentials
+    ) -> Customer:
+        raise self._unsupported()
+
+    async def list_customers(
+        self, customer_filter: CustomerFilter, offset: int, limit: int
+    ) -> CustomerPage:
+        raise self._unsupported()
+
+    async def levels(self) -> list[Level]:
+        raise self._unsupported()
+
+    async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None:
+        raise self._unsupported()
+
+    async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]:
+        raise self._unsupported()
+
+    async def set_active(self, native_id: str, active: bool) -> Customer:
+        raise self._unsupported()
+
+    async def assign_level(self, native_id: str, level_id: str) -> Customer:
+        raise self._unsupported()

@@ -1,0 +1,186 @@
+"""One pooled httpx client per backend: timeouts, retries for idempotent reads, request ids.
+
+Everything that can go wrong on the wire becomes a domain error here, so connectors only ever
+see a complete response with a status they can interpret (2xx or a 4xx they asked to see).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from customer_gateway.connectors.failures import (
+    DEFAULT_STATUS_TABLE,
+    Failure,
+    classify_exception,
+    classify_status,
+)
+from customer_gateway.domain import BackendProtocolError, BackendUnavailableError
+from customer_gateway.observability.logging import current_request_id
+
+__all__ = ["Transport", "UpstreamResponse"]
+
+logger = logging.getLogger("customer_gateway.upstream")
+
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+_BACKOFF_BASE_S = 0.1
+_BACKOFF_CAP_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResponse:
+    backend: str
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self) -> Any:
+        try:
+            return httpx.Response(200, content=self.content).json()
+        except ValueError:
+            raise BackendProtocolError(backend=self.backend) from None
+
+    def json_object(self) -> dict[str, Any]:
+        data = self.json()
+        if not isinstance(data, dict):
+            raise BackendProtocolError(backend=self.backend)
+        return data
+
+
+class Transport:
+    """Sends requests to one backend and turns transport failures into domain errors."""
+
+    def __init__(
+        self,
+        backend: str,
+        base_url: str,
+        *,
+        connect_timeout_s: float = 3.0,
+        timeout_s: float = 10.0,
+        max_attempts: int = 3,
+        headers: Mapping[str, str] | None = None,
+        status_table: Mapping[int, Failure] = DEFAULT_STATUS_TABLE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.backend = backend
+        self.max_attempts = max(1, max_attempts)
+        self.status_table = status_table
+        self.max_response_bytes = max_response_bytes
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers=dict(headers or {}),
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s),
+            follow_redirects=False,
+            trust_env=False,
+            transport=http_transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        idempotent: bool = False,
+        accept: Collection[int] = (),
+    ) -> UpstreamResponse:
+        """Send once (or up to max_attempts times for idempotent reads).
+
+        Returns 2xx responses and the statuses listed in `accept`; raises the classified domain
+        error for anything else.
+        """
+        attempts = self.max_attempts if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self._send(method, path, headers, params, json, data)
+            except BackendUnavailableError:
+                if attempt < attempts:
+                    await self._backoff(attempt, None)
+                    continue
+                raise
+            if 200 <= response.status < 300 or response.status in accept:
+                return response
+            failure = classify_status(response.status, self.status_table)
+            if failure.retryable and attempt < attempts:
+                await self._backoff(attempt, response.headers.get("retry-after"))
+                continue
+            raise failure.error(backend=self.backend)
+        raise BackendUnavailableError(backend=self.backend)  # pragma: no cover - loop returns
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+    ) -> UpstreamResponse:
+        upstream_id = str(uuid.uuid4())
+        all_headers = {**(headers or {}), "X-Request-ID": upstream_id}
+        started = time.perf_counter()
+        status: int | str = "error"
+        write = method.upper() not in ("GET", "HEAD", "OPTIONS")
+        try:
+            request = self._client.build_request(
+                method, path.lstrip("/"), headers=all_headers, params=params, json=json, data=data
+            )
+            response = await self._client.send(request, stream=True)
+            try:
+                status = response.status_code
+                if 300 <= status < 400:
+                    raise BackendProtocolError(backend=self.backend)
+                content = await self._read_capped(response)
+            finally:
+                await response.aclose()
+            return UpstreamResponse(self.backend, status, response.headers, content)
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+            raise classify_exception(exc, self.backend, write=write) from None
+        finally:
+            logger.info(
+                "upstream call",
+                extra={
+                    "backend": self.backend,
+                    "method": method.upper(),
+                    "path": "/" + path.lstrip("/"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "upstream_request_id": upstream_id,
+                    "request_id": current_request_id(),
+                },
+            )
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise BackendProtocolError(backend=self.backend)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _backoff(self, attempt: int, retry_after: str | None) -> None:
+        """Exponential backoff with full jitter; a server's Retry-After (seconds) wins if longer."""
+        delay = random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempt - 1)))  # noqa: S311
+        if retry_after is not None:
+            with contextlib.suppress(ValueError):
+                delay = max(delay, min(float(retry_after), _BACKOFF_CAP_S * 2))
+        await asyncio.sleep(delay)

@@ -1,0 +1,70 @@
+"""The demo: sandbox backends and the gateway in one process, on one port, with demo data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib.resources import files
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from customer_gateway.app import build_app
+from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY, DEMO_CUSTOMERS, MenuSandbox
+from customer_gateway.settings import parse_settings
+
+__all__ = ["DEMO_ADMIN_KEY", "Demo", "build_demo", "walkthrough_document"]
+
+DEMO_ADMIN_KEY = "demo-admin-key-not-for-production"
+
+
+def walkthrough_document() -> str:
+    return files("customer_gateway").joinpath("walkthrough.graphql").read_text(encoding="utf-8")
+
+
+@dataclass
+class Demo:
+    app: Starlette
+    base_url: str
+    menu: MenuSandbox
+
+    def banner(self) -> str:
+        ada = DEMO_CUSTOMERS[0]
+        return "\n".join(
+            [
+                "customer-gateway demo (sandbox backends, demo data, no credentials needed)",
+                f"  GraphiQL:      {self.base_url}/graphql",
+                f'  sign in:       backend "menu", username {ada.email!r}, '
+                f"password {ada.password!r}",
+                f"  admin key:     X-Api-Key: {DEMO_ADMIN_KEY}",
+                f"  OTP codes:     {self.base_url}/sandbox/menu/_sandbox/outbox",
+                f"  health:        {self.base_url}/healthz",
+            ]
+        )
+
+
+def demo_config(base_url: str) -> str:
+    """The demo's gateway.toml: every backend points at its sandbox in this same process."""
+    return f"""
+[gateway]
+admin_keys = [{json.dumps(DEMO_ADMIN_KEY)}]
+introspection = true
+log_json = false
+
+[backends.menu]
+kind = "menu"
+base_url = "{base_url}/sandbox/menu/api"
+application = "{DEMO_APPLICATION_KEY}"
+auth_type = "email"
+"""
+
+
+def build_demo(base_url: str) -> Demo:
+    menu = MenuSandbox()
+    loaded = parse_settings(demo_config(base_url), source="<demo>", env={})
+    app = build_app(
+        loaded,
+        extra_routes=[Mount("/sandbox/menu", app=menu.app)],
+        default_document=walkthrough_document(),
+    )
+    return Demo(app=app, base_url=base_url, menu=menu)

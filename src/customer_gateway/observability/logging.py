@@ -1,0 +1,83 @@
+"""Structured JSON logs that carry the client request id and never carry a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["RedactingFilter", "configure_logging", "current_request_id", "redact", "request_id_var"]
+
+request_id_var: ContextVar[str | None] = ContextVar("customer_gateway_request_id", default=None)
+
+# Anything that looks like a credential or personal data is masked in every record, even when a
+# careless call site formats it into a message: JWTs, bearer values, emails, phone numbers, OTPs.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "<jwt>"),
+    (re.compile(r"(?i)(bearer|basic)\s+[^\s\"',]+"), r"\1 <redacted>"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "<email>"),
+    (re.compile(r"\+\d{7,15}"), "<phone>"),
+    (re.compile(r"(?<![\w-])\d{6}(?![\w-])"), "<code>"),
+)
+
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+def current_request_id() -> str | None:
+    return request_id_var.get()
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets and PII in the rendered message and in every string extra."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_ATTRS and isinstance(value, str):
+                setattr(record, key, redact(value))
+        if getattr(record, "request_id", None) is None:
+            record.request_id = current_request_id()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["error"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
+    """Route every logger (ours, httpx, uvicorn) through one redacting handler."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactingFilter())
+    if json_format:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    logging.getLogger("httpcore").setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -1,0 +1,1 @@
+"""One-time-password confirmed changes: codes, the shared store, limits and notifiers."""

@@ -1,0 +1,68 @@
+"""Who is calling: a backend's customer token, the gateway's admin key, or nobody.
+
+Ownership is the gateway's job: before touching a customer by id with a customer token, the
+gateway asks the backend whose token it is (once per request) and refuses any other id itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
+
+from customer_gateway.connectors.protocol import (
+    Credentials,
+    CustomerCredentials,
+    ServiceCredentials,
+)
+from customer_gateway.domain import (
+    AuthenticationError,
+    Customer,
+    CustomerRef,
+    PermissionDeniedError,
+)
+
+__all__ = ["Caller", "admin_key_matches"]
+
+
+def admin_key_matches(candidate: str | None, keys: Sequence[str]) -> bool:
+    """Constant-time over every configured key, whatever the candidate's length or prefix."""
+    if not candidate:
+        return False
+    given = candidate.encode()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(given, key.encode())
+    return matched
+
+
+class Caller:
+    """One request's identity; `identify` is the backend's current-customer call, cached."""
+
+    def __init__(
+        self,
+        *,
+        bearer: str | None,
+        is_admin: bool,
+        identify: Callable[[str], Awaitable[Customer]],
+    ) -> None:
+        self.bearer = bearer
+        self.is_admin = is_admin
+        self._identify = identify
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise PermissionDeniedError("This operation needs the admin key.")
+
+    async def me(self, backend: str) -> Customer:
+        if not self.bearer:
+            raise AuthenticationError()
+        return await self._identify(backend)
+
+    async def credentials_for(self, ref: CustomerRef) -> Credentials:
+        """Credentials to act on `ref`: the service account for admins, else the owner's token."""
+        if self.is_admin:
+            return ServiceCredentials()
+        me = await self.me(ref.backend)
+        if me.native_id != ref.native_id:
+            raise PermissionDeniedError()
+        return CustomerCredentials(self.bearer or "")

@@ -1,0 +1,34 @@
+"""The configured backends by name: the one place an unknown backend name is refused."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+
+from customer_gateway.connectors.protocol import Capability, Connector
+from customer_gateway.domain import InvalidInputError, UnsupportedError
+
+__all__ = ["Backends"]
+
+
+class Backends:
+    def __init__(self, connectors: Mapping[str, Connector]) -> None:
+        self._connectors = dict(connectors)
+
+    def __iter__(self) -> Iterator[Connector]:
+        return iter(self._connectors.values())
+
+    def get(self, name: str) -> Connector:
+        try:
+            return self._connectors[name]
+        except KeyError:
+            raise InvalidInputError("Unknown backend.") from None
+
+    def require(self, name: str, capability: Capability) -> Connector:
+        connector = self.get(name)
+        if capability not in connector.capabilities:
+            raise UnsupportedError(backend=name)
+        return connector
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(c.aclose() for c in self._connectors.values()))

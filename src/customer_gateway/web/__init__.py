@@ -1,0 +1,1 @@
+"""The HTTP edge: Starlette middleware and health endpoints (no GraphQL here)."""

@@ -1,0 +1,99 @@
+"""Shared fixtures: vendor sandboxes on a real 127.0.0.1 port, and gateways in front of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from customer_gateway.app import build_app
+from customer_gateway.sandbox.menu import MenuSandbox
+from customer_gateway.settings import parse_settings
+from support.faulty import faulty_app
+from support.live import LiveServer, Swappable
+
+ADMIN_KEY = "test-admin-key-0123456789"
+FAULT_MODES = ("html", "slow", "redirect", "500", "wrong-shape")
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[tuple[LiveServer, Swappable]]:
+    """One real uvicorn server for the whole run; each test mounts fresh sandboxes on it."""
+    swap = Swappable()
+    with LiveServer(swap) as server:
+        yield server, swap
+
+
+class Sandboxes:
+    """The sandboxes of one test, mounted under /menu, /menu-phone, ... on the live server."""
+
+    def __init__(self, server: LiveServer, swap: Swappable) -> None:
+        self.server = server
+        self.menu = MenuSandbox()
+        self.menu_phone = MenuSandbox(auth_type="phone")
+        swap.app = Starlette(
+            routes=[
+                Mount("/menu", app=self.menu.app),
+                Mount("/menu-phone", app=self.menu_phone.app),
+                *(Mount(f"/{mode}", app=faulty_app(mode)) for mode in FAULT_MODES),
+            ]
+        )
+
+    def url(self, mount: str) -> str:
+        return f"{self.server.url}/{mount}/api"
+
+
+@pytest.fixture
+def sandboxes(upstream: tuple[LiveServer, Swappable]) -> Sandboxes:
+    return Sandboxes(*upstream)
+
+
+@pytest.fixture
+def menu(sandboxes: Sandboxes) -> MenuSandbox:
+    return sandboxes.menu
+
+
+def menu_backend(name: str, base_url: str, *, auth_type: str = "email", extra: str = "") -> str:
+    from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY
+
+    return f"""
+[backends.{name}]
+kind = "menu"
+base_url = "{base_url}"
+application = "{DEMO_APPLICATION_KEY}"
+auth_type = "{auth_type}"
+{extra}
+"""
+
+
+GatewayFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_gateway() -> Iterator[GatewayFactory]:
+    """Build a gateway from TOML backend sections; driven through Starlette's TestClient."""
+    clients: list[TestClient] = []
+
+    def make(backends: str, *, gateway: str = "introspection = true") -> TestClient:
+        text = f'[gateway]\nadmin_keys = ["{ADMIN_KEY}"]\n{gateway}\n{backends}'
+        app = build_app(parse_settings(text, env={}))
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def gateway(make_gateway: GatewayFactory, sandboxes: Sandboxes) -> TestClient:
+    """A gateway with an email-auth Menu brand ("menu") and a phone-auth one ("menu_phone")."""
+    return make_gateway(
+        menu_backend("menu", sandboxes.url("menu"))
+        + menu_backend("menu_phone", sandboxes.url("menu-phone"), auth_type="phone")
+    )

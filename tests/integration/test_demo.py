@@ -1,0 +1,74 @@
+"""The demo command's app on a real port: the README's first command, as a user would use it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from customer_gateway.demo import DEMO_ADMIN_KEY, Demo, build_demo, walkthrough_document
+from support.live import LiveServer, bind_free
+
+
+@pytest.fixture
+def demo() -> Iterator[tuple[Demo, httpx.Client]]:
+    # The demo calls its own sandboxes over HTTP, so it needs its real URL before it starts.
+    sock = bind_free()
+    demo = build_demo(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    with LiveServer(demo.app, sock), httpx.Client(base_url=demo.base_url, timeout=10) as client:
+        yield demo, client
+
+
+def post(client: httpx.Client, query: str, variables: dict[str, str] | None = None, token: str | None = None) -> dict:  # type: ignore[type-arg]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_acceptance_sign_in_answers_with_data(demo: tuple[Demo, httpx.Client]) -> None:
+    _, client = demo
+    body = post(client, 'mutation { signIn(backend: "menu", username: "ada.lovelace@example.com", password: "menu-demo-pass") { token { accessToken expiresAt } customer { id email } userErrors { code } } }')
+    payload = body["data"]["signIn"]
+    assert payload["userErrors"] == []
+    assert payload["customer"]["email"] == "ada.lovelace@example.com"
+    assert payload["token"]["accessToken"].count(".") == 2
+
+
+def test_graphiql_opens_with_the_walkthrough(demo: tuple[Demo, httpx.Client]) -> None:
+    _, client = demo
+    page = client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert "mutation SignIn" in page.text and "ada.lovelace@example.com" in page.text
+
+
+def test_banner_names_url_credentials_admin_key_and_outbox(demo: tuple[Demo, httpx.Client]) -> None:
+    d, _ = demo
+    banner = d.banner()
+    assert f"{d.base_url}/graphql" in banner
+    assert "ada.lovelace@example.com" in banner and "menu-demo-pass" in banner
+    assert DEMO_ADMIN_KEY in banner
+    assert f"{d.base_url}/sandbox/menu/_sandbox/outbox" in banner
+
+
+def operation(name: str) -> str:
+    document = walkthrough_document()
+    match = re.search(rf"^(mutation|query) {name}\b.*?^}}$", document, re.S | re.M)
+    assert match is not None, name
+    return match.group(0)
+
+
+def test_the_walkthrough_works_step_by_step(demo: tuple[Demo, httpx.Client]) -> None:
+    d, client = demo
+    signed = post(client, operation("SignIn"))["data"]["signIn"]
+    token, cid = signed["token"]["accessToken"], signed["customer"]["id"]
+    assert post(client, operation("Me"), token=token)["data"]["me"]["id"] == cid
+    token = post(client, operation("Refresh"), token=token)["data"]["refreshToken"]["token"]["accessToken"]
+    requested = post(client, operation("RequestEmailChange"), {"id": cid}, token=token)
+    assert requested["data"]["requestEmailChange"]["pending"] is True
+    outbox = client.get("/sandbox/menu/_sandbox/outbox").json()
+    code = outbox[-1]["code"]
+    confirmed = post(client, operation("ConfirmEmailChange"), {"id": cid, "code": code}, token=token)
+    assert confirmed["data"]["confirmEmailChange"]["customer"]["email"] == "ada@example.org"

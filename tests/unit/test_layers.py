@@ -1,0 +1,57 @@
+"""Imports point down only: the layering of DESIGN.md, checked on the source tree."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[2] / "src" / "customer_gateway"
+
+# package -> module prefixes it must never import
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "domain": ("strawberry", "starlette", "httpx", "graphql", "pydantic", "customer_gateway."),
+    "connectors": ("strawberry", "starlette", "graphql", "customer_gateway.api", "customer_gateway.services", "customer_gateway.web"),
+    "services": ("strawberry", "starlette", "graphql", "httpx", "customer_gateway.api", "customer_gateway.web"),
+    "otp": ("strawberry", "starlette", "graphql", "customer_gateway.api", "customer_gateway.web"),
+    "api": ("httpx", "customer_gateway.connectors.menu", "customer_gateway.sandbox"),
+    "web": ("strawberry", "customer_gateway.connectors", "customer_gateway.api"),
+    "sandbox": ("customer_gateway.",),
+}
+ALLOWED = {
+    "domain": ("customer_gateway.domain",),
+    "sandbox": ("customer_gateway.sandbox",),
+}
+
+
+def imports_of(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_point_down(package: str) -> None:
+    offenders = []
+    for path in sorted((SRC / package).rglob("*.py")):
+        for name in imports_of(path):
+            if name.startswith(ALLOWED.get(package, ())):
+                continue
+            if any(name == bad.rstrip(".") or name.startswith(bad if bad.endswith(".") else bad + ".") or name == bad for bad in FORBIDDEN[package]):
+                offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    assert offenders == []
+
+
+def test_modules_stay_small_or_say_why() -> None:
+    long = []
+    for path in SRC.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        if len(lines) > 400 and "long because" not in "\n".join(lines[:15]):
+            long.append(f"{path.relative_to(SRC)}: {len(lines)} lines")
+    assert long == []
