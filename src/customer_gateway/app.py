@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from starlette.applications import Starlette
@@ -14,9 +15,18 @@ from customer_gateway.api.schema import SchemaOptions, build_schema
 from customer_gateway.api.view import GatewayGraphQL
 from customer_gateway.connectors.protocol import Connector
 from customer_gateway.connectors.registry import create_connector
+from customer_gateway.otp.codes import CodeHasher
+from customer_gateway.otp.notify import (
+    Notifier,
+    OutboxNotifier,
+    SmtpNotifier,
+    SmtpSettings,
+    WebhookNotifier,
+)
 from customer_gateway.otp.store import MemoryStore, Store
 from customer_gateway.services import Backends, ChangeService, CustomerService
-from customer_gateway.settings import LoadedSettings
+from customer_gateway.services.changes import ChangeLimits
+from customer_gateway.settings import LoadedSettings, OtpSection
 from customer_gateway.web.health import health_routes
 from customer_gateway.web.middleware import RequestIdMiddleware
 
@@ -26,7 +36,33 @@ __all__ = ["build_app", "build_services"]
 def build_store(url: str) -> Store:
     if url == "memory://":
         return MemoryStore()
-    raise NotImplementedError("only memory:// is available in this build")
+    from customer_gateway.otp.redis_store import RedisStore
+
+    return RedisStore(url)
+
+
+def build_notifier(otp: OtpSection) -> Notifier:
+    webhook = WebhookNotifier(str(otp.webhook_url)) if otp.webhook_url else None
+    if otp.notifier == "webhook" and webhook is not None:
+        return webhook
+    if otp.notifier == "smtp" and otp.smtp_host and otp.smtp_from:
+        smtp = SmtpSettings(
+            host=otp.smtp_host,
+            port=otp.smtp_port,
+            sender=otp.smtp_from,
+            username=otp.smtp_username,
+            password=otp.smtp_password.get_secret_value() if otp.smtp_password else None,
+            starttls=otp.smtp_starttls,
+        )
+        return SmtpNotifier(smtp, sms=webhook)
+    return OutboxNotifier()
+
+
+def _otp_secret(otp: OtpSection) -> bytes:
+    """The configured key, or a random one for this process (enough for a memory store)."""
+    if otp.secret is not None and otp.secret.get_secret_value():
+        return otp.secret.get_secret_value().encode()
+    return secrets.token_bytes(32)
 
 
 def build_services(
@@ -41,11 +77,22 @@ def build_services(
     backends = Backends(connectors)
     store = build_store(loaded.settings.store.url)
     otp = loaded.settings.otp
+    limits = ChangeLimits(
+        ttl_s=otp.ttl_s,
+        max_attempts=otp.max_attempts,
+        sends_per_customer=otp.sends_per_customer,
+        send_window_s=otp.send_window_s,
+    )
+    notifier = build_notifier(otp)
+    changes = ChangeService(
+        backends, store, hasher=CodeHasher(_otp_secret(otp)), notifier=notifier, limits=limits
+    )
     services = Services(
         backends=backends,
         customers=CustomerService(backends),
-        changes=ChangeService(backends, store, ttl_s=otp.ttl_s, max_attempts=otp.max_attempts),
+        changes=changes,
         admin_keys=loaded.admin_keys,
+        notifier=notifier,
     )
     return services, store
 
@@ -70,6 +117,7 @@ def build_app(
             yield
         finally:
             await services.backends.aclose()
+            await services.notifier.aclose()
             await store.aclose()
 
     routes: list[BaseRoute] = [

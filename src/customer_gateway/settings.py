@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from customer_gateway.connectors.protocol import ConnectorFactory
@@ -76,13 +76,38 @@ class StoreSection(BaseModel):
 
 
 class OtpSection(BaseModel):
+    """The gateway-run OTP flow: the HMAC key for stored codes and how codes are delivered."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    secret: SecretStr | None = None
+    secret: SecretStr | None = None  # required with a shared (Redis) store
     notifier: Literal["outbox", "webhook", "smtp"] = "outbox"
-    webhook_url: str | None = None
+    webhook_url: HttpUrl | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_from: str | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
     ttl_s: int = Field(600, ge=60, le=3600)
     max_attempts: int = Field(5, ge=1, le=10)
+    sends_per_customer: int = Field(3, ge=1, le=100)
+    send_window_s: int = Field(900, ge=60)
+
+    @pydantic.field_validator("secret")
+    @classmethod
+    def _long_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and secret.get_secret_value() and len(secret.get_secret_value()) < 16:
+            raise ValueError("the OTP secret must be at least 16 characters")
+        return secret
+
+    @pydantic.model_validator(mode="after")
+    def _notifier_is_reachable(self) -> OtpSection:
+        if self.notifier == "webhook" and self.webhook_url is None:
+            raise ValueError('notifier = "webhook" needs webhook_url')
+        if self.notifier == "smtp" and not (self.smtp_host and self.smtp_from):
+            raise ValueError('notifier = "smtp" needs smtp_host and smtp_from')
+        return self
 
 
 class GatewaySettings(BaseSettings):
@@ -145,9 +170,11 @@ def parse_settings(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: {exc}"]) from None
     problems: list[str] = []
-    data = _interpolate(
-        raw, (), environ, lambda key, msg: problems.append(lines.say(source, key, msg))
-    )
+
+    def report(key: tuple[str, ...], message: str) -> None:
+        problems.append(lines.say(source, key, message))
+
+    data = _interpolate(raw, (), environ, report)
     if problems:
         raise ConfigError(problems)
     try:
@@ -159,16 +186,12 @@ def parse_settings(
     for name, raw_backend in settings.backends.items():
         key = ("backends", name)
         if not _BACKEND_NAME.match(name):
-            problems.append(
-                lines.say(source, key, "backend names are lowercase letters, digits, - and _")
-            )
+            report(key, "backend names are lowercase letters, digits, - and _")
             continue
         kind = raw_backend.get("kind")
         if kind not in known:
             choices = ", ".join(sorted(known))
-            problems.append(
-                lines.say(source, (*key, "kind"), f"unknown kind {kind!r} (one of: {choices})")
-            )
+            report((*key, "kind"), f"unknown kind {kind!r} (one of: {choices})")
             continue
         try:
             backends[name] = known[str(kind)].settings_model.model_validate(raw_backend)
@@ -177,9 +200,10 @@ def parse_settings(
     for name, backend in backends.items():
         linked = getattr(backend, "loyalty", None)
         if linked is not None and linked not in backends:
-            problems.append(
-                lines.say(source, ("backends", name, "loyalty"), f"no backend named {linked!r}")
-            )
+            report(("backends", name, "loyalty"), f"no backend named {linked!r}")
+    secret = settings.otp.secret
+    if settings.store.url != "memory://" and not (secret and secret.get_secret_value()):
+        report(("otp", "secret"), "a shared store needs the same secret on every replica")
     if problems:
         raise ConfigError(problems)
     return LoadedSettings(settings=settings, backends=backends, kinds=known)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from customer_gateway.api.loaders import Loaders
+from customer_gateway.otp.notify import Notifier
 from customer_gateway.services import Backends, Caller, ChangeService, CustomerService
 
 __all__ = ["GatewayContext", "Info", "Services"]
@@ -23,6 +24,7 @@ class Services:
     customers: CustomerService
     changes: ChangeService
     admin_keys: list[str] = field(repr=False)
+    notifier: Notifier = field(repr=False)
 
 
 @dataclass

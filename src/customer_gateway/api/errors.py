@@ -36,7 +36,7 @@ def to_user_errors(
     prefix: Sequence[str] = (),
     renames: Mapping[str, str] | None = None,
 ) -> list[UserError]:
-    """Domain field paths as argument paths: ("last_name",) under "input" -> ["input", "lastName"]."""
+    """Domain field paths as argument paths: ("last_name",) in "input" -> ["input", "lastName"]."""
     renames = renames or {}
     result = []
     for problem in error.problems:

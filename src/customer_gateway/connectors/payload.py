@@ -84,8 +84,15 @@ def opt_float(data: Mapping[str, Any], key: str) -> float | None:
 
 
 def opt_datetime(data: Mapping[str, Any], key: str) -> datetime | None:
-    """ISO-8601 with or without offset (`+0200`, `Z`), or naive `YYYY-MM-DD HH:MM:SS` as UTC."""
+    """ISO-8601 with or without offset (`+0200`, `Z`), naive `YYYY-MM-DD HH:MM:SS` as UTC, or
+    epoch seconds/milliseconds (storefront SDKs convert Kibo's expirations to epoch ms)."""
     value = data.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        seconds = value / 1000 if value > 10**11 else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     if not isinstance(value, str) or not value:
         return None
     try:

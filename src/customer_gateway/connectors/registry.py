@@ -83,7 +83,7 @@ def create_connector(
     name: str, settings: BaseModel, kinds: Mapping[str, ConnectorFactory]
 ) -> Connector:
     """The connector for already-validated settings, checked against the capabilities it claims."""
-    connector = kinds[str(settings.kind)].from_settings(name, settings)
+    connector = kinds[str(getattr(settings, "kind", ""))].from_settings(name, settings)
     _check_capabilities(connector)
     return connector
 

@@ -44,8 +44,10 @@ class Caller:
         bearer: str | None,
         is_admin: bool,
         identify: Callable[[str], Awaitable[Customer]],
+        client_address: str | None = None,
     ) -> None:
         self.bearer = bearer
+        self.client_address = client_address
         self.is_admin = is_admin
         self._identify = identify
 

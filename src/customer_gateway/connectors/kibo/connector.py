@@ -1,0 +1,334 @@
+"""The Kibo Commerce connector: shopper auth tickets, accounts, contacts and admin listings.
+
+Every tenant call carries the application token (client credentials, cached and renewed) as
+Bearer plus the tenant and site headers; shopper calls add the customer's ticket `accessToken`
+in `x-vol-user-claims`. Kibo has no email/phone confirmation flow, so the gateway runs one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal, TypeVar
+
+import httpx
+from pydantic import HttpUrl, SecretStr
+
+from customer_gateway.connectors.config import BackendSettings
+from customer_gateway.connectors.kibo import mapping
+from customer_gateway.connectors.protocol import (
+    Capability,
+    ChangeFlow,
+    Credentials,
+    CustomerCredentials,
+    ServiceCredentials,
+    UnsupportedOperations,
+)
+from customer_gateway.connectors.service_token import IssuedToken, ServiceToken
+from customer_gateway.connectors.transport import Transport, UpstreamResponse
+from customer_gateway.domain import (
+    AuthenticationError,
+    AuthResult,
+    BackendProtocolError,
+    ChangeKind,
+    Customer,
+    CustomerFilter,
+    CustomerPage,
+    CustomerUpdate,
+    FieldProblem,
+    InvalidCredentialsError,
+    InvalidInputError,
+    InvalidTokenError,
+    ValidationError,
+)
+
+__all__ = ["KiboConnector", "KiboSettings"]
+
+T = TypeVar("T")
+
+# A 401 with an application token at least this old may mean Kibo revoked it: log in again once.
+_APP_TOKEN_RECHECK_AGE_S = 60.0
+_MAX_PAGE_SIZE = 200
+
+
+class KiboSettings(BackendSettings):
+    kind: Literal["kibo"] = "kibo"
+    auth_url: HttpUrl
+    tenant: int
+    site: int
+    client_id: str
+    client_secret: SecretStr
+
+
+class KiboConnector(UnsupportedOperations):
+    kind: ClassVar[str] = "kibo"
+    settings_model: ClassVar[type[KiboSettings]] = KiboSettings
+    capabilities = frozenset(
+        {
+            Capability.SIGN_IN,
+            Capability.REFRESH_TOKEN,
+            Capability.CURRENT_CUSTOMER,
+            Capability.CUSTOMER_BY_ID,
+            Capability.UPDATE_CUSTOMER,
+            Capability.CHANGE_EMAIL,
+            Capability.CHANGE_PHONE_NUMBER,
+            Capability.LIST_CUSTOMERS,
+            Capability.ACTIVATION,
+        }
+    )
+    update_fields = frozenset({"first_name", "last_name", "locale", "marketing_opt_in"})
+
+    def __init__(
+        self,
+        name: str,
+        settings: KiboSettings,
+        *,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.loyalty_backend = settings.loyalty
+        common = {
+            "connect_timeout_s": settings.connect_timeout_s,
+            "timeout_s": settings.timeout_s,
+            "max_attempts": settings.max_attempts,
+            "http_transport": http_transport,
+        }
+        json_headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        self.transport = Transport(
+            name,
+            settings.base,
+            headers={
+                **json_headers,
+                "x-vol-tenant": str(settings.tenant),
+                "x-vol-site": str(settings.site),
+            },
+            **common,  # type: ignore[arg-type]
+        )
+        self.auth_transport = Transport(
+            name,
+            str(settings.auth_url).rstrip("/"),
+            headers=json_headers,
+            **common,  # type: ignore[arg-type]
+        )
+        self.app_token = ServiceToken(self._fetch_app_token, clock=clock)
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, name: str, settings: Any) -> KiboConnector:
+        return cls(name, settings)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+        await self.auth_transport.aclose()
+
+    def change_flow(self, kind: ChangeKind) -> ChangeFlow:
+        return ChangeFlow.GATEWAY_OTP
+
+    # --- the application token ---------------------------------------------------------
+
+    async def _fetch_app_token(self) -> IssuedToken:
+        response = await self.auth_transport.request(
+            "POST",
+            "platform/applications/authtickets/oauth",
+            json={
+                "client_id": self.settings.client_id,
+                "client_secret": self.settings.client_secret.get_secret_value(),
+                "grant_type": "client_credentials",
+            },
+            accept=(400, 401, 403),
+        )
+        if response.status != 200:
+            # Our own credentials were refused: a configuration problem, not the caller's.
+            raise BackendProtocolError(
+                "The backend refused the gateway's credentials.", backend=self.name
+            )
+        data = self._json(response)
+        token = data.get("access_token")
+        expires_in = data.get("expires_in")
+        if not isinstance(token, str) or not isinstance(expires_in, int | float):
+            raise BackendProtocolError(backend=self.name)
+        return IssuedToken(token, self._clock() + float(expires_in))
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        user_claims: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        accept: tuple[int, ...] = (),
+    ) -> UpstreamResponse:
+        """A tenant call with the app token; on a 401 an old app token is renewed once."""
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {await self.app_token.get()}"}
+            if user_claims is not None:
+                headers["x-vol-user-claims"] = user_claims
+            response = await self.transport.request(
+                method,
+                path,
+                headers=headers,
+                params=params,
+                json=json,
+                idempotent=method == "GET",
+                accept=(401, *accept),
+            )
+            if response.status != 401:
+                return response
+            if attempt == 1 and self.app_token.invalidate_if_older_than(_APP_TOKEN_RECHECK_AGE_S):
+                continue
+            break
+        raise AuthenticationError(backend=self.name)
+
+    # --- shopper operations ------------------------------------------------------------
+
+    async def sign_in(self, username: str, password: str) -> AuthResult:
+        response = await self._call(
+            "POST",
+            "commerce/customer/authtickets",
+            json={"username": username, "password": password},
+            accept=(400, 403, 404),
+        )
+        if response.status != 200:
+            raise InvalidCredentialsError(backend=self.name)
+        return self._map(lambda: mapping.auth_result_from_ticket(self.name, response.json()))
+
+    async def refresh_token(self, refresh_token: str) -> AuthResult:
+        try:
+            response = await self._call(
+                "PUT",
+                "commerce/customer/authtickets/refresh",
+                params={"refreshToken": refresh_token},
+                accept=(400, 403, 404),
+            )
+        except AuthenticationError:
+            raise InvalidTokenError(field=("refreshToken",), backend=self.name) from None
+        if response.status != 200:
+            raise InvalidTokenError(field=("refreshToken",), backend=self.name)
+        return self._map(lambda: mapping.auth_result_from_ticket(self.name, response.json()))
+
+    async def current_customer(self, access_token: str) -> Customer:
+        response = await self._call(
+            "GET", "commerce/customer/accounts/current", user_claims=access_token
+        )
+        return self._customer(response)
+
+    async def get_customer(self, native_id: str, credentials: Credentials) -> Customer:
+        return self._customer(await self._get_account(native_id, credentials))
+
+    async def update_customer(
+        self, native_id: str, update: CustomerUpdate, credentials: Credentials
+    ) -> Customer:
+        account = self._json(await self._get_account(native_id, credentials))
+        body = mapping.account_with_update(account, update)
+        return await self._put_account(native_id, body, credentials, field="update")
+
+    async def change_credential(
+        self, native_id: str, kind: ChangeKind, value: str, credentials: Credentials
+    ) -> Customer:
+        account = self._json(await self._get_account(native_id, credentials))
+        if kind is ChangeKind.EMAIL:
+            body = mapping.account_with_email(account, value)
+            return await self._put_account(native_id, body, credentials, field="email")
+        contact = mapping.primary_contact(account.get("contacts"))
+        contact_body = mapping.contact_with_phone(contact, account, value)
+        claims = _claims(credentials)
+        path = f"commerce/customer/accounts/{_account_id(native_id)}/contacts"
+        if contact is not None and contact.get("id") is not None:
+            method, path = "PUT", f"{path}/{contact['id']}"
+        else:
+            method = "POST"
+        response = await self._call(
+            method, path, user_claims=claims, json=contact_body, accept=(400, 409)
+        )
+        if response.status != 200:
+            code = "TAKEN" if response.status == 409 else "INVALID"
+            raise ValidationError([FieldProblem(("phone_number",), _MESSAGES[code], code)])
+        return self._customer(await self._get_account(native_id, credentials))
+
+    # --- service operations ------------------------------------------------------------
+
+    async def list_customers(
+        self, customer_filter: CustomerFilter, offset: int, limit: int
+    ) -> CustomerPage:
+        if customer_filter.phone_number is not None:
+            raise InvalidInputError("Kibo cannot filter customers by phone number.")
+        params: dict[str, Any] = {"startIndex": offset, "pageSize": min(limit, _MAX_PAGE_SIZE)}
+        expression = mapping.filter_expression(customer_filter)
+        if expression:
+            params["filter"] = expression
+        if limit == 0:
+            params["pageSize"] = 1
+        response = await self._call("GET", "commerce/customer/accounts", params=params)
+        page = self._map(lambda: mapping.page_from_collection(self.name, response.json(), offset))
+        if limit == 0:
+            return CustomerPage(customers=(), offset=offset, total=page.total)
+        return page
+
+    async def set_active(self, native_id: str, active: bool) -> Customer:
+        action = "EnableAccount" if active else "DisableAccount"
+        await self._call(
+            "POST",
+            f"commerce/customer/accounts/{_account_id(native_id)}/action",
+            json={"actionName": action},
+        )
+        return await self.get_customer(native_id, _SERVICE)
+
+    # --- helpers -----------------------------------------------------------------------
+
+    async def _get_account(self, native_id: str, credentials: Credentials) -> UpstreamResponse:
+        return await self._call(
+            "GET",
+            f"commerce/customer/accounts/{_account_id(native_id)}",
+            user_claims=_claims(credentials),
+        )
+
+    async def _put_account(
+        self, native_id: str, body: dict[str, Any], credentials: Credentials, *, field: str
+    ) -> Customer:
+        response = await self._call(
+            "PUT",
+            f"commerce/customer/accounts/{_account_id(native_id)}",
+            user_claims=_claims(credentials),
+            json=body,
+            accept=(400, 409),
+        )
+        if response.status != 200:
+            code = "TAKEN" if response.status == 409 else "INVALID"
+            path = (field,) if field == "email" else None
+            raise ValidationError([FieldProblem(path, _MESSAGES[code], code)])
+        return self._customer(response)
+
+    def _customer(self, response: UpstreamResponse) -> Customer:
+        return self._map(lambda: mapping.customer_from_account(self.name, self._json(response)))
+
+    def _json(self, response: UpstreamResponse) -> dict[str, Any]:
+        try:
+            return response.json_object()
+        except BackendProtocolError:
+            raise BackendProtocolError(backend=self.name) from None
+
+    def _map(self, build: Callable[[], T]) -> T:
+        try:
+            return build()
+        except BackendProtocolError:
+            raise BackendProtocolError(backend=self.name) from None
+
+
+_MESSAGES = {"TAKEN": "This value is already in use.", "INVALID": "This value is not valid."}
+
+
+_SERVICE = ServiceCredentials()
+
+
+def _claims(credentials: Credentials) -> str | None:
+    return credentials.access_token if isinstance(credentials, CustomerCredentials) else None
+
+
+def _account_id(native_id: str) -> int:
+    """Kibo account ids are int32; anything else cannot be one of its customers."""
+    if not native_id.isdigit() or int(native_id) > 2**31 - 1:
+        raise InvalidInputError("Not a customer id.")
+    return int(native_id)

@@ -1,0 +1,344 @@
+"""The Open Loyalty 4.x connector: customers, levels, points, and the admin operations.
+
+A customer's id is the `id` claim of its token; reads and writes with that token are checked by
+Open Loyalty too. Service calls (listing, linking by email, status, activation) use an admin
+token from `admin/login_check`, cached and renewed before it expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal, TypeVar
+
+import httpx
+from pydantic import SecretStr
+
+from customer_gateway.connectors.config import BackendSettings
+from customer_gateway.connectors.open_loyalty import mapping
+from customer_gateway.connectors.protocol import (
+    Capability,
+    ChangeFlow,
+    Credentials,
+    CustomerCredentials,
+    ServiceCredentials,
+    UnsupportedOperations,
+)
+from customer_gateway.connectors.service_token import IssuedToken, ServiceToken
+from customer_gateway.connectors.transport import Transport, UpstreamResponse
+from customer_gateway.domain import (
+    AuthenticationError,
+    AuthResult,
+    BackendProtocolError,
+    ChangeKind,
+    Customer,
+    CustomerFilter,
+    CustomerPage,
+    CustomerUpdate,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    Level,
+    LoyaltyStatus,
+    NotFoundError,
+    OtpError,
+    ValidationError,
+)
+
+__all__ = ["OpenLoyaltyConnector", "OpenLoyaltySettings"]
+
+T = TypeVar("T")
+
+_LEVELS_TTL_S = 60.0
+_LOOKUP_CONCURRENCY = 10
+
+
+class OpenLoyaltySettings(BackendSettings):
+    kind: Literal["open_loyalty"] = "open_loyalty"
+    store_code: str = "DEFAULT"
+    admin_username: str
+    admin_password: SecretStr
+
+
+class OpenLoyaltyConnector(UnsupportedOperations):
+    kind: ClassVar[str] = "open_loyalty"
+    settings_model: ClassVar[type[OpenLoyaltySettings]] = OpenLoyaltySettings
+    capabilities = frozenset(
+        {
+            Capability.SIGN_IN,
+            Capability.REFRESH_TOKEN,
+            Capability.CURRENT_CUSTOMER,
+            Capability.CUSTOMER_BY_ID,
+            Capability.UPDATE_CUSTOMER,
+            Capability.CHANGE_EMAIL,
+            Capability.CHANGE_PHONE_NUMBER,
+            Capability.LIST_CUSTOMERS,
+            Capability.LEVELS,
+            Capability.LOYALTY,
+            Capability.ACTIVATION,
+            Capability.ASSIGN_LEVEL,
+        }
+    )
+    update_fields = frozenset(
+        {"first_name", "last_name", "gender", "birth_date", "address", "marketing_opt_in"}
+    )
+
+    def __init__(
+        self,
+        name: str,
+        settings: OpenLoyaltySettings,
+        *,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.loyalty_backend = settings.loyalty
+        self.store = settings.store_code
+        self.transport = Transport(
+            name,
+            settings.base,
+            connect_timeout_s=settings.connect_timeout_s,
+            timeout_s=settings.timeout_s,
+            max_attempts=settings.max_attempts,
+            headers={"Accept": "application/json"},
+            http_transport=http_transport,
+        )
+        self.admin_token = ServiceToken(self._admin_login, clock=clock)
+        self._clock = clock
+        self._levels: tuple[float, list[Level]] | None = None
+        self._lookups = asyncio.Semaphore(_LOOKUP_CONCURRENCY)
+
+    @classmethod
+    def from_settings(cls, name: str, settings: Any) -> OpenLoyaltyConnector:
+        return cls(name, settings)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    def change_flow(self, kind: ChangeKind) -> ChangeFlow:
+        # The phone is a login credential with its own SMS confirmation; email has none.
+        return ChangeFlow.BACKEND_OTP if kind is ChangeKind.PHONE_NUMBER else ChangeFlow.GATEWAY_OTP
+
+    # --- tokens ------------------------------------------------------------------------
+
+    async def _admin_login(self) -> IssuedToken:
+        response = await self.transport.request(
+            "POST",
+            "admin/login_check",
+            json={
+                "_username": self.settings.admin_username,
+                "_password": self.settings.admin_password.get_secret_value(),
+            },
+            accept=(400, 401),
+        )
+        if response.status != 200:
+            message = "The backend refused the gateway's credentials."
+            raise BackendProtocolError(message, backend=self.name)
+        token = self._map(lambda: mapping.token_from_login(response.json()))
+        expires = token.expires_at.timestamp() if token.expires_at else self._clock() + 300
+        return IssuedToken(token.access_token, expires)
+
+    async def _headers(self, credentials: Credentials) -> dict[str, str]:
+        if isinstance(credentials, CustomerCredentials):
+            return {"Authorization": f"Bearer {credentials.access_token}"}
+        return {"Authorization": f"Bearer {await self.admin_token.get()}"}
+
+    async def sign_in(self, username: str, password: str) -> AuthResult:
+        response = await self.transport.request(
+            "POST",
+            f"{self.store}/customer/login_check",
+            json={"_username": username, "_password": password},
+            accept=(400, 401),
+        )
+        if response.status != 200:
+            raise InvalidCredentialsError(backend=self.name)
+        return await self._auth_result(response)
+
+    async def refresh_token(self, refresh_token: str) -> AuthResult:
+        response = await self.transport.request(
+            "POST", "token/refresh", json={"refresh_token": refresh_token}, accept=(400, 401)
+        )
+        if response.status != 200:
+            raise InvalidTokenError(field=("refreshToken",), backend=self.name)
+        return await self._auth_result(response)
+
+    async def _auth_result(self, response: UpstreamResponse) -> AuthResult:
+        token = self._map(lambda: mapping.token_from_login(response.json()))
+        customer = await self.current_customer(token.access_token)
+        return AuthResult(token=token, customer=customer)
+
+    # --- customers ---------------------------------------------------------------------
+
+    async def current_customer(self, access_token: str) -> Customer:
+        customer_id = mapping.token_claims(access_token).get("id")
+        if not isinstance(customer_id, str) or not customer_id:
+            raise AuthenticationError(backend=self.name)
+        try:
+            return await self.get_customer(customer_id, CustomerCredentials(access_token))
+        except NotFoundError:
+            raise AuthenticationError(backend=self.name) from None
+
+    async def get_customer(self, native_id: str, credentials: Credentials) -> Customer:
+        response = await self.transport.request(
+            "GET",
+            f"{self.store}/customer/{native_id}",
+            headers=await self._headers(credentials),
+            idempotent=True,
+        )
+        return self._customer(response)
+
+    async def update_customer(
+        self, native_id: str, update: CustomerUpdate, credentials: Credentials
+    ) -> Customer:
+        current = await self.get_customer(native_id, credentials)
+        await self._put_form(native_id, mapping.update_fields(update, current), credentials)
+        return await self.get_customer(native_id, credentials)
+
+    async def change_credential(
+        self, native_id: str, kind: ChangeKind, value: str, credentials: Credentials
+    ) -> Customer:
+        field = "email" if kind is ChangeKind.EMAIL else "phone"
+        await self._put_form(native_id, {field: value}, credentials)
+        return await self.get_customer(native_id, credentials)
+
+    async def confirm_change(
+        self, native_id: str, kind: ChangeKind, code: str, credentials: Credentials
+    ) -> Customer:
+        response = await self.transport.request(
+            "POST",
+            f"{self.store}/customer/confirm-change/{code}",
+            headers=await self._headers(credentials),
+            accept=(400, 404),
+        )
+        if response.status not in (200, 204):
+            raise OtpError("OTP_INVALID", backend=self.name)
+        return await self.get_customer(native_id, credentials)
+
+    async def _put_form(
+        self, native_id: str, values: dict[str, Any], credentials: Credentials
+    ) -> None:
+        headers = await self._headers(credentials)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        response = await self.transport.request(
+            "PUT",
+            f"{self.store}/customer/{native_id}",
+            headers=headers,
+            data=dict(mapping.form_fields(values)),
+            accept=(400,),
+        )
+        if response.status == 400:
+            body = _json_or_none(response)
+            raise ValidationError(mapping.field_problems(body), backend=self.name)
+
+    # --- service operations ------------------------------------------------------------
+
+    async def list_customers(
+        self, customer_filter: CustomerFilter, offset: int, limit: int
+    ) -> CustomerPage:
+        per_page = max(limit, 1)
+        first_page = offset // per_page + 1
+        pages = [first_page] if offset % per_page == 0 else [first_page, first_page + 1]
+        rows: list[Customer] = []
+        total: int | None = None
+        for page in pages:
+            params = {
+                **mapping.list_params(customer_filter),
+                "page": str(page),
+                "perPage": str(per_page),
+            }
+            response = await self._admin_get(f"{self.store}/admin/customer", params)
+            found, total = self._map(
+                lambda: mapping.customers_from_list(self.name, response.json())
+            )
+            rows.extend(found)
+        start = offset - (first_page - 1) * per_page
+        return CustomerPage(tuple(rows[start : start + limit]), offset, total)
+
+    async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]:
+        """Exact-match lookups, concurrent but bounded (Open Loyalty has no batch lookup)."""
+
+        async def one(email: str) -> tuple[str, Customer | None]:
+            async with self._lookups:
+                params = {"email": email, "strict": "1", "perPage": "1"}
+                response = await self._admin_get(f"{self.store}/admin/customer", params)
+            found, _ = self._customer_list(response)
+            match = next((c for c in found if (c.email or "").casefold() == email.casefold()), None)
+            return email, match
+
+        results = await asyncio.gather(*(one(e) for e in dict.fromkeys(emails)))
+        return {email: customer for email, customer in results if customer is not None}
+
+    async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None:
+        async with self._lookups:
+            response = await self._admin_get(f"{self.store}/admin/customer/{native_id}/status")
+        levels = {level.name: level for level in await self.levels()}
+        return self._map(lambda: mapping.loyalty_status_from_payload(response.json(), levels))
+
+    async def levels(self) -> list[Level]:
+        """The programme's levels (public data), cached for a minute."""
+        cached = self._levels
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        response = await self._admin_get(f"{self.store}/level", {"perPage": "100"})
+
+        def parse() -> list[Level]:
+            data = response.json_object()
+            rows = data.get("levels")
+            if not isinstance(rows, list):
+                raise BackendProtocolError(backend=self.name)
+            return [mapping.level_from_payload(r) for r in rows if isinstance(r, dict)]
+
+        levels = self._map(parse)
+        self._levels = (self._clock() + _LEVELS_TTL_S, levels)
+        return levels
+
+    async def set_active(self, native_id: str, active: bool) -> Customer:
+        action = "activate" if active else "deactivate"
+        await self.transport.request(
+            "POST",
+            f"{self.store}/admin/customer/{native_id}/{action}",
+            headers=await self._headers(ServiceCredentials()),
+        )
+        return await self.get_customer(native_id, ServiceCredentials())
+
+    async def assign_level(self, native_id: str, level_id: str) -> Customer:
+        headers = await self._headers(ServiceCredentials())
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        await self.transport.request(
+            "POST",
+            f"{self.store}/customer/{native_id}/level",
+            headers=headers,
+            data={"levelId": level_id},
+        )
+        return await self.get_customer(native_id, ServiceCredentials())
+
+    # --- helpers -----------------------------------------------------------------------
+
+    async def _admin_get(self, path: str, params: dict[str, str] | None = None) -> UpstreamResponse:
+        return await self.transport.request(
+            "GET",
+            path,
+            headers=await self._headers(ServiceCredentials()),
+            params=params,
+            idempotent=True,
+        )
+
+    def _customer(self, response: UpstreamResponse) -> Customer:
+        return self._map(lambda: mapping.customer_from_payload(self.name, response.json_object()))
+
+    def _customer_list(self, response: UpstreamResponse) -> tuple[list[Customer], int | None]:
+        return self._map(lambda: mapping.customers_from_list(self.name, response.json()))
+
+    def _map(self, build: Callable[[], T]) -> T:
+        try:
+            return build()
+        except BackendProtocolError:
+            raise BackendProtocolError(backend=self.name) from None
+
+
+def _json_or_none(response: UpstreamResponse) -> Any:
+    try:
+        return response.json()
+    except BackendProtocolError:
+        return None
