@@ -248,9 +248,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
                 "perPage": str(per_page),
             }
             response = await self._admin_get(f"{self.store}/admin/customer", params)
-            found, total = self._map(
-                lambda: mapping.customers_from_list(self.name, response.json())
-            )
+            found, total = self._customer_list(response)
             rows.extend(found)
         start = offset - (first_page - 1) * per_page
         return CustomerPage(tuple(rows[start : start + limit]), offset, total)
