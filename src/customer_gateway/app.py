@@ -26,6 +26,7 @@ from customer_gateway.otp.notify import (
 from customer_gateway.otp.store import MemoryStore, Store
 from customer_gateway.services import Backends, ChangeService, CustomerService
 from customer_gateway.services.changes import ChangeLimits
+from customer_gateway.services.loyalty import LoyaltyService
 from customer_gateway.settings import LoadedSettings, OtpSection
 from customer_gateway.web.health import health_routes
 from customer_gateway.web.middleware import RequestIdMiddleware
@@ -91,6 +92,7 @@ def build_services(
         backends=backends,
         customers=CustomerService(backends),
         changes=changes,
+        loyalty=LoyaltyService(backends),
         admin_keys=loaded.admin_keys,
         notifier=notifier,
     )

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from customer_gateway.api.loaders import Loaders
 from customer_gateway.otp.notify import Notifier
 from customer_gateway.services import Backends, Caller, ChangeService, CustomerService
+from customer_gateway.services.loyalty import LoyaltyService
 
 __all__ = ["GatewayContext", "Info", "Services"]
 
@@ -23,6 +24,7 @@ class Services:
     backends: Backends
     customers: CustomerService
     changes: ChangeService
+    loyalty: LoyaltyService
     admin_keys: list[str] = field(repr=False)
     notifier: Notifier = field(repr=False)
 

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+from typing import Any, cast
 
 from aiodataloader import DataLoader
 
-from customer_gateway.domain import AuthenticationError, Customer
+from customer_gateway.domain import AuthenticationError, Customer, LoyaltyStatus
 from customer_gateway.services import Backends
+from customer_gateway.services.loyalty import LoyaltyService
 
 __all__ = ["Loaders"]
 
 
+LoyaltyKey = tuple[str, str]  # (loyalty backend, email or native id)
+
+
 class Loaders:
-    def __init__(self, backends: Backends, bearer: str | None) -> None:
+    def __init__(self, backends: Backends, loyalty: LoyaltyService, bearer: str | None) -> None:
         self._backends = backends
+        self._loyalty = loyalty
         self._bearer = bearer
         self.identity: DataLoader[str, Customer] = DataLoader(self._identities)
+        self.loyalty_account: DataLoader[LoyaltyKey, Customer | None] = DataLoader(
+            self._loyalty_accounts
+        )
+        self.loyalty_status: DataLoader[LoyaltyKey, LoyaltyStatus | None] = DataLoader(
+            self._loyalty_statuses
+        )
 
     async def _identities(self, backend_names: list[str]) -> list[Customer]:
         """The bearer token's customer on each backend (the token is only valid on one).
@@ -33,3 +44,33 @@ class Loaders:
 
         results = await asyncio.gather(*(one(n) for n in backend_names), return_exceptions=True)
         return cast("list[Customer]", results)
+
+    async def _loyalty_accounts(self, keys: list[LoyaltyKey]) -> list[Customer | None]:
+        """One batched lookup per loyalty backend for every email the request needs."""
+        by_backend: dict[str, list[str]] = {}
+        for backend, email in keys:
+            by_backend.setdefault(backend, []).append(email)
+
+        async def lookup(backend: str, emails: list[str]) -> dict[str, Customer] | BaseException:
+            try:
+                return await self._loyalty.accounts_by_email(backend, emails)
+            except Exception as error:  # reported on each field that needed this backend
+                return error
+
+        names = list(by_backend)
+        found = await asyncio.gather(*(lookup(n, by_backend[n]) for n in names))
+        results = dict(zip(names, found, strict=True))
+        answers: list[Any] = []
+        for backend, email in keys:
+            result = results[backend]
+            answers.append(
+                result if isinstance(result, BaseException) else result.get(email.casefold())
+            )
+        return cast("list[Customer | None]", answers)
+
+    async def _loyalty_statuses(self, keys: list[LoyaltyKey]) -> list[LoyaltyStatus | None]:
+        results = await asyncio.gather(
+            *(self._loyalty.status(backend, native_id) for backend, native_id in keys),
+            return_exceptions=True,
+        )
+        return cast("list[LoyaltyStatus | None]", results)

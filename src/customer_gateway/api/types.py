@@ -191,11 +191,30 @@ class Customer:
 
     @strawberry.field(description="From this backend, or from its linked loyalty backend.")
     async def level(self, info: Info) -> Level | None:
-        return Level.from_domain(self.model.level)
+        if self.model.level is not None:
+            return Level.from_domain(self.model.level)
+        status = await self._loyalty_status(info)
+        return Level.from_domain(status.level) if status else None
 
     @strawberry.field(description="From the linked loyalty backend; null when none is linked.")
     async def loyalty(self, info: Info) -> LoyaltyStatus | None:
-        return None
+        status = await self._loyalty_status(info)
+        return LoyaltyStatus.from_domain(status) if status else None
+
+    async def _loyalty_status(self, info: Info) -> domain.LoyaltyStatus | None:
+        """Matched by email on the loyalty backend; no account there means no loyalty data."""
+        context = info.context
+        backend = context.services.loyalty.loyalty_backend_for(self.model)
+        if backend is None:
+            return None
+        account: domain.Customer | None = self.model
+        if backend != self.model.backend:
+            if not self.model.email:
+                return None
+            account = await context.loaders.loyalty_account.load((backend, self.model.email))
+        if account is None:
+            return None
+        return await context.loaders.loyalty_status.load((backend, account.native_id))
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:

@@ -47,8 +47,13 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             raise TypeError("the gateway serves GraphQL over HTTP only")
         bearer = bearer_token(request)
         is_admin = admin_key_matches(request.headers.get("x-api-key"), self.services.admin_keys)
-        loaders = Loaders(self.services.backends, bearer)
-        caller = Caller(bearer=bearer, is_admin=is_admin, identify=loaders.identity.load)
+        loaders = Loaders(self.services.backends, self.services.loyalty, bearer)
+        caller = Caller(
+            bearer=bearer,
+            is_admin=is_admin,
+            identify=loaders.identity.load,
+            client_address=request.client.host if request.client else None,
+        )
         return GatewayContext(request, response, self.services, caller, loaders)
 
     async def render_graphql_ide(self, request: Request) -> Response:
