@@ -28,6 +28,7 @@ from customer_gateway.services import Backends, ChangeService, CustomerService
 from customer_gateway.services.changes import ChangeLimits
 from customer_gateway.services.loyalty import LoyaltyService
 from customer_gateway.settings import LoadedSettings, OtpSection
+from customer_gateway.web.admission import BodySizeLimitMiddleware, CsrfMiddleware
 from customer_gateway.web.health import health_routes
 from customer_gateway.web.middleware import RequestIdMiddleware
 
@@ -127,6 +128,11 @@ def build_app(
         *health_routes(store, [c.name for c in services.backends]),
         *extra_routes,
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(RequestIdMiddleware)], lifespan=lifespan)
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(BodySizeLimitMiddleware, max_bytes=gateway.max_body_bytes),
+        Middleware(CsrfMiddleware),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app

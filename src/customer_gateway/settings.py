@@ -55,6 +55,7 @@ class GatewaySection(BaseModel):
     port: int = Field(8000, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
+    max_body_bytes: int = Field(2_000_000, ge=1024)
 
     @pydantic.field_validator("admin_keys")
     @classmethod
