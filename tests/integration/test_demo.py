@@ -21,16 +21,26 @@ def demo() -> Iterator[tuple[Demo, httpx.Client]]:
         yield demo, client
 
 
-def post(client: httpx.Client, query: str, variables: dict[str, str] | None = None, token: str | None = None) -> dict:  # type: ignore[type-arg]
+def post(
+    client: httpx.Client,
+    query: str,
+    variables: dict[str, str] | None = None,
+    token: str | None = None,
+) -> dict:  # type: ignore[type-arg]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    response = client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
 
 def test_acceptance_sign_in_answers_with_data(demo: tuple[Demo, httpx.Client]) -> None:
     _, client = demo
-    body = post(client, 'mutation { signIn(backend: "menu", username: "ada.lovelace@example.com", password: "menu-demo-pass") { token { accessToken expiresAt } customer { id email } userErrors { code } } }')
+    body = post(
+        client,
+        'mutation { signIn(backend: "menu", username: "ada.lovelace@example.com", password: "menu-demo-pass") { token { accessToken expiresAt } customer { id email } userErrors { code } } }',
+    )
     payload = body["data"]["signIn"]
     assert payload["userErrors"] == []
     assert payload["customer"]["email"] == "ada.lovelace@example.com"
@@ -61,14 +71,18 @@ def operation(name: str) -> str:
 
 
 def test_the_walkthrough_works_step_by_step(demo: tuple[Demo, httpx.Client]) -> None:
-    d, client = demo
+    _, client = demo
     signed = post(client, operation("SignIn"))["data"]["signIn"]
     token, cid = signed["token"]["accessToken"], signed["customer"]["id"]
     assert post(client, operation("Me"), token=token)["data"]["me"]["id"] == cid
-    token = post(client, operation("Refresh"), token=token)["data"]["refreshToken"]["token"]["accessToken"]
+    token = post(client, operation("Refresh"), token=token)["data"]["refreshToken"]["token"][
+        "accessToken"
+    ]
     requested = post(client, operation("RequestEmailChange"), {"id": cid}, token=token)
     assert requested["data"]["requestEmailChange"]["pending"] is True
     outbox = client.get("/sandbox/menu/_sandbox/outbox").json()
     code = outbox[-1]["code"]
-    confirmed = post(client, operation("ConfirmEmailChange"), {"id": cid, "code": code}, token=token)
+    confirmed = post(
+        client, operation("ConfirmEmailChange"), {"id": cid, "code": code}, token=token
+    )
     assert confirmed["data"]["confirmEmailChange"]["customer"]["email"] == "ada@example.org"

@@ -63,7 +63,9 @@ mutation U($id: ID!, $input: UpdateCustomerInput!) {
 }"""
 
 
-def sign_in(gateway: TestClient, who: tuple[str, str] = ADA, backend: str = "menu") -> dict[str, Any]:
+def sign_in(
+    gateway: TestClient, who: tuple[str, str] = ADA, backend: str = "menu"
+) -> dict[str, Any]:
     body = gql(gateway, SIGN_IN, {"backend": backend, "username": who[0], "password": who[1]})
     payload: dict[str, Any] = body["data"]["signIn"]
     assert payload["userErrors"] == [], payload
@@ -110,9 +112,17 @@ def test_every_upstream_call_carries_menu_headers_and_a_fresh_request_id(
 
 
 def test_the_gateway_returns_the_clients_request_id_or_its_own(gateway: TestClient) -> None:
-    mine = gateway.post("/graphql", json={"query": "{ backends { name } }"}, headers={"X-Request-ID": "client-abc-123"})
+    mine = gateway.post(
+        "/graphql",
+        json={"query": "{ backends { name } }"},
+        headers={"X-Request-ID": "client-abc-123"},
+    )
     assert mine.headers["x-request-id"] == "client-abc-123"
-    insane = gateway.post("/graphql", json={"query": "{ backends { name } }"}, headers={"X-Request-ID": "bad id\n<script>"})
+    insane = gateway.post(
+        "/graphql",
+        json={"query": "{ backends { name } }"},
+        headers={"X-Request-ID": "bad id\n<script>"},
+    )
     assert uuid.UUID(insane.headers["x-request-id"])
 
 
@@ -145,12 +155,16 @@ def test_refresh_with_the_bearer_token_rotates_it(gateway: TestClient) -> None:
 
 def test_refresh_with_the_refresh_token_argument(gateway: TestClient) -> None:
     token = sign_in(gateway)["token"]
-    payload = gql(gateway, REFRESH, {"b": "menu", "t": token["refreshToken"]})["data"]["refreshToken"]
+    payload = gql(gateway, REFRESH, {"b": "menu", "t": token["refreshToken"]})["data"][
+        "refreshToken"
+    ]
     assert payload["token"]["accessToken"] != token["accessToken"]
 
 
 @pytest.mark.parametrize("token", ["garbage", None])
-def test_refresh_with_a_bad_or_missing_token_is_invalid_token(gateway: TestClient, token: str | None) -> None:
+def test_refresh_with_a_bad_or_missing_token_is_invalid_token(
+    gateway: TestClient, token: str | None
+) -> None:
     payload = gql(gateway, REFRESH, {"b": "menu", "t": token})["data"]["refreshToken"]
     assert payload["token"] is None
     assert payload["userErrors"] == [{"field": ["refreshToken"], "code": "INVALID_TOKEN"}]
@@ -174,7 +188,9 @@ def test_me_is_the_tokens_customer(gateway: TestClient) -> None:
 
 
 @pytest.mark.parametrize("token", [None, "not-a-jwt", "eyJhbGciOiJIUzI1NiJ9.e30.AAAA"])
-def test_me_without_a_valid_token_is_unauthenticated(gateway: TestClient, menu: MenuSandbox, token: str | None) -> None:
+def test_me_without_a_valid_token_is_unauthenticated(
+    gateway: TestClient, menu: MenuSandbox, token: str | None
+) -> None:
     body = gql(gateway, ME, {"b": "menu"}, token=token)
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert body["data"] is None
@@ -190,21 +206,32 @@ def test_expired_token_is_unauthenticated(gateway: TestClient, menu: MenuSandbox
 
 def test_customer_by_own_id(gateway: TestClient) -> None:
     payload = sign_in(gateway)
-    body = gql(gateway, "query($id: ID!) { customer(id: $id) { email nativeId } }", {"id": payload["customer"]["id"]}, token=payload["token"]["accessToken"])
+    body = gql(
+        gateway,
+        "query($id: ID!) { customer(id: $id) { email nativeId } }",
+        {"id": payload["customer"]["id"]},
+        token=payload["token"]["accessToken"],
+    )
     assert body["data"]["customer"]["email"] == ADA[0]
 
 
-def test_another_customers_id_is_forbidden_without_asking_about_them(gateway: TestClient, menu: MenuSandbox) -> None:
+def test_another_customers_id_is_forbidden_without_asking_about_them(
+    gateway: TestClient, menu: MenuSandbox
+) -> None:
     ada = sign_in(gateway)
     grace = sign_in(gateway, GRACE)
     menu.journal.clear()
     token = ada["token"]["accessToken"]
     grace_id, grace_native = grace["customer"]["id"], grace["customer"]["nativeId"]
-    read = gql(gateway, "query($id: ID!) { customer(id: $id) { email } }", {"id": grace_id}, token=token)
+    read = gql(
+        gateway, "query($id: ID!) { customer(id: $id) { email } }", {"id": grace_id}, token=token
+    )
     assert error_codes(read) == ["FORBIDDEN"] and read["data"] == {"customer": None}
     write = gql(gateway, UPDATE, {"id": grace_id, "input": {"firstName": "Mallory"}}, token=token)
     assert error_codes(write) == ["FORBIDDEN"]
-    change = gql(gateway, REQUEST_EMAIL, {"id": grace_id, "email": "mallory@example.com"}, token=token)
+    change = gql(
+        gateway, REQUEST_EMAIL, {"id": grace_id, "email": "mallory@example.com"}, token=token
+    )
     assert error_codes(change) == ["FORBIDDEN"]
     assert all(grace_native not in e.path for e in menu.journal.entries)
     assert all(e.method == "GET" for e in menu.journal.entries)
@@ -213,19 +240,29 @@ def test_another_customers_id_is_forbidden_without_asking_about_them(gateway: Te
 
 def test_admin_reads_of_menu_customers_are_unsupported(gateway: TestClient) -> None:
     ada = sign_in(gateway)
-    body = gql(gateway, "query($id: ID!) { customer(id: $id) { email } }", {"id": ada["customer"]["id"]}, admin_key="test-admin-key-0123456789")
+    body = gql(
+        gateway,
+        "query($id: ID!) { customer(id: $id) { email } }",
+        {"id": ada["customer"]["id"]},
+        admin_key="test-admin-key-0123456789",
+    )
     assert error_codes(body) == ["UNSUPPORTED"]
 
 
 def test_malformed_customer_id_is_bad_user_input(gateway: TestClient) -> None:
     token = sign_in(gateway)["token"]["accessToken"]
-    body = gql(gateway, "{ customer(id: \"not-an-id\") { email } }", token=token)
+    body = gql(gateway, '{ customer(id: "not-an-id") { email } }', token=token)
     assert error_codes(body) == ["BAD_USER_INPUT"]
 
 
 def test_an_id_on_an_unknown_backend_is_bad_user_input(gateway: TestClient) -> None:
     token = sign_in(gateway)["token"]["accessToken"]
-    body = gql(gateway, "query($id: ID!) { customer(id: $id) { email } }", {"id": encode_customer_id("nope", "1")}, token=token)
+    body = gql(
+        gateway,
+        "query($id: ID!) { customer(id: $id) { email } }",
+        {"id": encode_customer_id("nope", "1")},
+        token=token,
+    )
     assert error_codes(body) == ["BAD_USER_INPUT"]
 
 
@@ -235,23 +272,45 @@ def test_an_id_on_an_unknown_backend_is_bad_user_input(gateway: TestClient) -> N
 def test_update_changes_only_the_sent_fields(gateway: TestClient, menu: MenuSandbox) -> None:
     ada = sign_in(gateway)
     token, cid = ada["token"]["accessToken"], ada["customer"]["id"]
-    body = gql(gateway, UPDATE, {"id": cid, "input": {"firstName": "Augusta", "marketingOptIn": True}}, token=token)
+    body = gql(
+        gateway,
+        UPDATE,
+        {"id": cid, "input": {"firstName": "Augusta", "marketingOptIn": True}},
+        token=token,
+    )
     payload = body["data"]["updateCustomer"]
     assert payload["userErrors"] == []
-    assert payload["customer"] == {"firstName": "Augusta", "lastName": "Lovelace", "marketingOptIn": True}
+    assert payload["customer"] == {
+        "firstName": "Augusta",
+        "lastName": "Lovelace",
+        "marketingOptIn": True,
+    }
     stored = menu.account(ada["customer"]["nativeId"])
-    assert (stored["first_name"], stored["last_name"], stored["optin_status_email"]) == ("Augusta", "Lovelace", 1)
+    assert (stored["first_name"], stored["last_name"], stored["optin_status_email"]) == (
+        "Augusta",
+        "Lovelace",
+        1,
+    )
     put = menu.journal.matching("PUT")[0].json()
     assert put == {"first_name": "Augusta", "optin_status_email": 1}
 
 
-def test_update_of_a_field_menu_cannot_write_is_refused_before_any_call(gateway: TestClient, menu: MenuSandbox) -> None:
+def test_update_of_a_field_menu_cannot_write_is_refused_before_any_call(
+    gateway: TestClient, menu: MenuSandbox
+) -> None:
     ada = sign_in(gateway)
     menu.journal.clear()
-    body = gql(gateway, UPDATE, {"id": ada["customer"]["id"], "input": {"locale": "fr", "firstName": "A"}}, token=ada["token"]["accessToken"])
+    body = gql(
+        gateway,
+        UPDATE,
+        {"id": ada["customer"]["id"], "input": {"locale": "fr", "firstName": "A"}},
+        token=ada["token"]["accessToken"],
+    )
     payload = body["data"]["updateCustomer"]
     assert payload["customer"] is None
-    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["input", "locale"], "UNSUPPORTED")]
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["input", "locale"], "UNSUPPORTED")
+    ]
     assert menu.journal.count() == 0
 
 
@@ -261,17 +320,30 @@ def test_update_of_a_field_menu_cannot_write_is_refused_before_any_call(gateway:
 def test_invalid_email_makes_no_upstream_call(gateway: TestClient, menu: MenuSandbox) -> None:
     ada = sign_in(gateway)
     menu.journal.clear()
-    body = gql(gateway, REQUEST_EMAIL, {"id": ada["customer"]["id"], "email": "not an email"}, token=ada["token"]["accessToken"])
+    body = gql(
+        gateway,
+        REQUEST_EMAIL,
+        {"id": ada["customer"]["id"], "email": "not an email"},
+        token=ada["token"]["accessToken"],
+    )
     payload = body["data"]["requestEmailChange"]
     assert payload["pending"] is False and payload["customer"] is None
     assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["email"], "INVALID")]
     assert menu.journal.count() == 0
 
 
-def test_email_change_waits_for_the_code_and_wrong_codes_change_nothing(gateway: TestClient, menu: MenuSandbox) -> None:
+def test_email_change_waits_for_the_code_and_wrong_codes_change_nothing(
+    gateway: TestClient, menu: MenuSandbox
+) -> None:
     ada = sign_in(gateway)
-    token, cid, native = ada["token"]["accessToken"], ada["customer"]["id"], ada["customer"]["nativeId"]
-    requested = gql(gateway, REQUEST_EMAIL, {"id": cid, "email": "Ada@Example.org"}, token=token)["data"]["requestEmailChange"]
+    token, cid, native = (
+        ada["token"]["accessToken"],
+        ada["customer"]["id"],
+        ada["customer"]["nativeId"],
+    )
+    requested = gql(gateway, REQUEST_EMAIL, {"id": cid, "email": "Ada@Example.org"}, token=token)[
+        "data"
+    ]["requestEmailChange"]
     assert requested["userErrors"] == []
     assert requested["pending"] is True
     assert parse(requested["expiresAt"]) > datetime.now(UTC) + timedelta(minutes=9)
@@ -280,13 +352,19 @@ def test_email_change_waits_for_the_code_and_wrong_codes_change_nothing(gateway:
     assert message is not None and message.to.lower() == "ada@example.org"
     wrong = "000000" if message.code != "000000" else "111111"
 
-    rejected = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": wrong}, token=token)["data"]["confirmEmailChange"]
+    rejected = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": wrong}, token=token)["data"][
+        "confirmEmailChange"
+    ]
     assert rejected["customer"] is None
-    assert rejected["userErrors"] == [{"field": ["code"], "message": "The code is not correct.", "code": "OTP_INVALID"}]
+    assert rejected["userErrors"] == [
+        {"field": ["code"], "message": "The code is not correct.", "code": "OTP_INVALID"}
+    ]
     assert menu.account(native)["email"] == ADA[0]
     assert gql(gateway, ME, {"b": "menu"}, token=token)["data"]["me"]["pendingEmailChange"] is True
 
-    confirmed = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": message.code}, token=token)["data"]["confirmEmailChange"]
+    confirmed = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": message.code}, token=token)["data"][
+        "confirmEmailChange"
+    ]
     assert confirmed["userErrors"] == []
     assert confirmed["customer"]["email"].lower() == "ada@example.org"
     assert confirmed["customer"]["pendingEmailChange"] is False
@@ -296,17 +374,25 @@ def test_email_change_waits_for_the_code_and_wrong_codes_change_nothing(gateway:
 
 def test_fifth_wrong_code_cancels_the_change(gateway: TestClient, menu: MenuSandbox) -> None:
     ada = sign_in(gateway)
-    token, cid, native = ada["token"]["accessToken"], ada["customer"]["id"], ada["customer"]["nativeId"]
+    token, cid, native = (
+        ada["token"]["accessToken"],
+        ada["customer"]["id"],
+        ada["customer"]["nativeId"],
+    )
     gql(gateway, REQUEST_EMAIL, {"id": cid, "email": "ada@example.org"}, token=token)
     message = menu.outbox.latest()
     assert message is not None
     wrong = "000000" if message.code != "000000" else "111111"
     codes = []
     for _ in range(5):
-        payload = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": wrong}, token=token)["data"]["confirmEmailChange"]
+        payload = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": wrong}, token=token)["data"][
+            "confirmEmailChange"
+        ]
         codes.append(payload["userErrors"][0]["code"])
     assert codes == ["OTP_INVALID"] * 4 + ["OTP_ATTEMPTS_EXCEEDED"]
-    late = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": message.code}, token=token)["data"]["confirmEmailChange"]
+    late = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": message.code}, token=token)["data"][
+        "confirmEmailChange"
+    ]
     assert [e["code"] for e in late["userErrors"]] == ["NO_PENDING_CHANGE"]
     assert menu.account(native)["email"] == ADA[0]
     assert menu.journal.count("PUT", "verify-email-update") == 5
@@ -315,29 +401,48 @@ def test_fifth_wrong_code_cancels_the_change(gateway: TestClient, menu: MenuSand
 
 def test_confirm_with_nothing_pending(gateway: TestClient, menu: MenuSandbox) -> None:
     ada = sign_in(gateway)
-    payload = gql(gateway, CONFIRM_EMAIL, {"id": ada["customer"]["id"], "code": "123456"}, token=ada["token"]["accessToken"])["data"]["confirmEmailChange"]
+    payload = gql(
+        gateway,
+        CONFIRM_EMAIL,
+        {"id": ada["customer"]["id"], "code": "123456"},
+        token=ada["token"]["accessToken"],
+    )["data"]["confirmEmailChange"]
     assert [e["code"] for e in payload["userErrors"]] == ["NO_PENDING_CHANGE"]
     assert menu.journal.count(path_contains="verify") == 0
 
 
-def test_malformed_code_counts_as_a_wrong_code_without_an_upstream_call(gateway: TestClient, menu: MenuSandbox) -> None:
+def test_malformed_code_counts_as_a_wrong_code_without_an_upstream_call(
+    gateway: TestClient, menu: MenuSandbox
+) -> None:
     ada = sign_in(gateway)
     token, cid = ada["token"]["accessToken"], ada["customer"]["id"]
     gql(gateway, REQUEST_EMAIL, {"id": cid, "email": "ada@example.org"}, token=token)
-    payload = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": "12ab"}, token=token)["data"]["confirmEmailChange"]
+    payload = gql(gateway, CONFIRM_EMAIL, {"id": cid, "code": "12ab"}, token=token)["data"][
+        "confirmEmailChange"
+    ]
     assert [e["code"] for e in payload["userErrors"]] == ["OTP_INVALID"]
     assert menu.journal.count(path_contains="verify") == 0
 
 
 def test_taken_email_is_reported_on_the_email_argument(gateway: TestClient) -> None:
     ada = sign_in(gateway)
-    payload = gql(gateway, REQUEST_EMAIL, {"id": ada["customer"]["id"], "email": GRACE[0]}, token=ada["token"]["accessToken"])["data"]["requestEmailChange"]
+    payload = gql(
+        gateway,
+        REQUEST_EMAIL,
+        {"id": ada["customer"]["id"], "email": GRACE[0]},
+        token=ada["token"]["accessToken"],
+    )["data"]["requestEmailChange"]
     assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["email"], "TAKEN")]
 
 
 def test_phone_changes_directly_in_an_email_brand(gateway: TestClient, menu: MenuSandbox) -> None:
     ada = sign_in(gateway)
-    payload = gql(gateway, REQUEST_PHONE, {"id": ada["customer"]["id"], "phone": "+44 20 7946 0958"}, token=ada["token"]["accessToken"])["data"]["requestPhoneNumberChange"]
+    payload = gql(
+        gateway,
+        REQUEST_PHONE,
+        {"id": ada["customer"]["id"], "phone": "+44 20 7946 0958"},
+        token=ada["token"]["accessToken"],
+    )["data"]["requestPhoneNumberChange"]
     assert payload["userErrors"] == [] and payload["pending"] is False
     assert payload["customer"]["phoneNumber"] == "+442079460958"
     assert menu.account(ada["customer"]["nativeId"])["phone_number"] == "+442079460958"
@@ -347,29 +452,48 @@ def test_phone_changes_directly_in_an_email_brand(gateway: TestClient, menu: Men
 def test_invalid_phone_makes_no_upstream_call(gateway: TestClient, menu: MenuSandbox) -> None:
     ada = sign_in(gateway)
     menu.journal.clear()
-    payload = gql(gateway, REQUEST_PHONE, {"id": ada["customer"]["id"], "phone": "+1 555"}, token=ada["token"]["accessToken"])["data"]["requestPhoneNumberChange"]
-    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["phoneNumber"], "INVALID")]
+    payload = gql(
+        gateway,
+        REQUEST_PHONE,
+        {"id": ada["customer"]["id"], "phone": "+1 555"},
+        token=ada["token"]["accessToken"],
+    )["data"]["requestPhoneNumberChange"]
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["phoneNumber"], "INVALID")
+    ]
     assert menu.journal.count() == 0
 
 
 # --- phone-auth brand -----------------------------------------------------------------------
 
 
-def test_phone_brand_confirms_phone_by_code_and_changes_email_directly(gateway: TestClient, sandboxes: Any) -> None:
+def test_phone_brand_confirms_phone_by_code_and_changes_email_directly(
+    gateway: TestClient, sandboxes: Any
+) -> None:
     brand: MenuSandbox = sandboxes.menu_phone
     ada = sign_in(gateway, backend="menu_phone")
-    token, cid, native = ada["token"]["accessToken"], ada["customer"]["id"], ada["customer"]["nativeId"]
+    token, cid, native = (
+        ada["token"]["accessToken"],
+        ada["customer"]["id"],
+        ada["customer"]["nativeId"],
+    )
 
-    email = gql(gateway, REQUEST_EMAIL, {"id": cid, "email": "ada@example.org"}, token=token)["data"]["requestEmailChange"]
+    email = gql(gateway, REQUEST_EMAIL, {"id": cid, "email": "ada@example.org"}, token=token)[
+        "data"
+    ]["requestEmailChange"]
     assert email["pending"] is False and email["customer"]["email"] == "ada@example.org"
 
-    phone = gql(gateway, REQUEST_PHONE, {"id": cid, "phone": "+14155550199"}, token=token)["data"]["requestPhoneNumberChange"]
+    phone = gql(gateway, REQUEST_PHONE, {"id": cid, "phone": "+14155550199"}, token=token)["data"][
+        "requestPhoneNumberChange"
+    ]
     assert phone["pending"] is True
     assert phone["customer"]["phoneNumber"] == "+14155550101"
     assert phone["customer"]["pendingPhoneNumberChange"] is True
     sms = brand.outbox.latest()
     assert sms is not None and sms.channel == "sms" and sms.to == "+14155550199"
 
-    done = gql(gateway, CONFIRM_PHONE, {"id": cid, "code": sms.code}, token=token)["data"]["confirmPhoneNumberChange"]
+    done = gql(gateway, CONFIRM_PHONE, {"id": cid, "code": sms.code}, token=token)["data"][
+        "confirmPhoneNumberChange"
+    ]
     assert done["userErrors"] == [] and done["customer"]["phoneNumber"] == "+14155550199"
     assert brand.account(native)["phone_number"] == "+14155550199"

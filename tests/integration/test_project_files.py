@@ -47,7 +47,10 @@ def test_ci_runs_the_readmes_test_command() -> None:
 
 def test_python_dash_m_is_the_same_cli() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "customer_gateway", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "customer_gateway", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     for command in ("serve", "demo", "sandbox", "export-schema", "check-config"):
         assert command in result.stdout

@@ -41,8 +41,12 @@ def test_backend_down_is_backend_unavailable(make_gateway: GatewayFactory) -> No
     assert error_codes(gql(gateway, ME, token="t")) == ["BACKEND_UNAVAILABLE"]
 
 
-def test_slow_backend_times_out_within_its_timeout(make_gateway: GatewayFactory, sandboxes: Sandboxes) -> None:
-    gateway = gateway_at(make_gateway, sandboxes.url("slow"), extra="timeout_s = 0.5\nmax_attempts = 1")
+def test_slow_backend_times_out_within_its_timeout(
+    make_gateway: GatewayFactory, sandboxes: Sandboxes
+) -> None:
+    gateway = gateway_at(
+        make_gateway, sandboxes.url("slow"), extra="timeout_s = 0.5\nmax_attempts = 1"
+    )
     started = time.monotonic()
     body = gql(gateway, ME, token="t")
     assert error_codes(body) == ["BACKEND_UNAVAILABLE"]
@@ -50,7 +54,9 @@ def test_slow_backend_times_out_within_its_timeout(make_gateway: GatewayFactory,
 
 
 @pytest.mark.parametrize("mode", ["html", "redirect", "wrong-shape"])
-def test_unusable_answers_are_backend_errors(make_gateway: GatewayFactory, sandboxes: Sandboxes, mode: str) -> None:
+def test_unusable_answers_are_backend_errors(
+    make_gateway: GatewayFactory, sandboxes: Sandboxes, mode: str
+) -> None:
     gateway = gateway_at(make_gateway, sandboxes.url(mode))
     body = gql(gateway, SIGN_IN)
     assert error_codes(body) == ["BACKEND_ERROR"]
@@ -58,7 +64,9 @@ def test_unusable_answers_are_backend_errors(make_gateway: GatewayFactory, sandb
     assert_clean(body)
 
 
-def test_upstream_500_with_a_stack_trace_body_is_redacted(make_gateway: GatewayFactory, sandboxes: Sandboxes) -> None:
+def test_upstream_500_with_a_stack_trace_body_is_redacted(
+    make_gateway: GatewayFactory, sandboxes: Sandboxes
+) -> None:
     gateway = gateway_at(make_gateway, sandboxes.url("500"), extra="max_attempts = 1")
     body = gql(gateway, ME, token="t")
     assert error_codes(body) == ["BACKEND_UNAVAILABLE"]

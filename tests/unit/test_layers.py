@@ -12,8 +12,22 @@ SRC = Path(__file__).parents[2] / "src" / "customer_gateway"
 # package -> module prefixes it must never import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "domain": ("strawberry", "starlette", "httpx", "graphql", "pydantic", "customer_gateway."),
-    "connectors": ("strawberry", "starlette", "graphql", "customer_gateway.api", "customer_gateway.services", "customer_gateway.web"),
-    "services": ("strawberry", "starlette", "graphql", "httpx", "customer_gateway.api", "customer_gateway.web"),
+    "connectors": (
+        "strawberry",
+        "starlette",
+        "graphql",
+        "customer_gateway.api",
+        "customer_gateway.services",
+        "customer_gateway.web",
+    ),
+    "services": (
+        "strawberry",
+        "starlette",
+        "graphql",
+        "httpx",
+        "customer_gateway.api",
+        "customer_gateway.web",
+    ),
     "otp": ("strawberry", "starlette", "graphql", "customer_gateway.api", "customer_gateway.web"),
     "api": ("httpx", "customer_gateway.connectors.menu", "customer_gateway.sandbox"),
     "web": ("strawberry", "customer_gateway.connectors", "customer_gateway.api"),
@@ -43,7 +57,12 @@ def test_package_imports_point_down(package: str) -> None:
         for name in imports_of(path):
             if name.startswith(ALLOWED.get(package, ())):
                 continue
-            if any(name == bad.rstrip(".") or name.startswith(bad if bad.endswith(".") else bad + ".") or name == bad for bad in FORBIDDEN[package]):
+            if any(
+                name == bad.rstrip(".")
+                or name.startswith(bad if bad.endswith(".") else bad + ".")
+                or name == bad
+                for bad in FORBIDDEN[package]
+            ):
                 offenders.append(f"{path.relative_to(SRC)} imports {name}")
     assert offenders == []
 

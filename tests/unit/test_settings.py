@@ -59,7 +59,10 @@ def test_missing_env_variable_names_line_and_key() -> None:
         (('auth_type = "phone"', 'auth_type = "sms"'), "gw.toml:9: backends.menu.auth_type: "),
         (('kind = "menu"', 'kind = "nope"'), "gw.toml:6: backends.menu.kind: unknown kind 'nope'"),
         (('auth_type = "phone"', "colour = 1"), "gw.toml:9: backends.menu.colour: unknown key"),
-        (('base_url = "http://127.0.0.1:9/api"', 'base_url = "nope"'), "gw.toml:7: backends.menu.base_url"),
+        (
+            ('base_url = "http://127.0.0.1:9/api"', 'base_url = "nope"'),
+            "gw.toml:7: backends.menu.base_url",
+        ),
         (("[backends.menu]", "[backends.Menu]"), "gw.toml:5: backends.Menu: backend names"),
     ],
 )
@@ -96,7 +99,9 @@ def test_invalid_toml_is_reported_with_the_file_name() -> None:
     assert caught.value.problems[0].startswith("gw.toml: ")
 
 
-def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_config_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     good = tmp_path / "good.toml"

@@ -29,7 +29,9 @@ def transport(handler: Handler, **kw: object) -> tuple[Transport, list[httpx.Req
         seen.append(request)
         return handler(request)
 
-    t = Transport("menu", "http://upstream.test/api", http_transport=httpx.MockTransport(record), **kw)  # type: ignore[arg-type]
+    t = Transport(
+        "menu", "http://upstream.test/api", http_transport=httpx.MockTransport(record), **kw
+    )  # type: ignore[arg-type]
     return t, seen
 
 
@@ -82,7 +84,9 @@ async def test_retries_stop_after_max_attempts() -> None:
     ],
 )
 async def test_statuses_map_through_the_failure_table(status: int, error: type[Exception]) -> None:
-    t, _ = transport(lambda r: httpx.Response(status, headers={"location": "http://elsewhere.test/"}))
+    t, _ = transport(
+        lambda r: httpx.Response(status, headers={"location": "http://elsewhere.test/"})
+    )
     with pytest.raises(error):
         await t.request("GET", "x")
 
@@ -144,6 +148,6 @@ async def test_client_ignores_proxies_from_the_environment(monkeypatch: pytest.M
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:1")
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
     t = Transport("menu", "http://upstream.test/api")
-    assert t._client._trust_env is False  # noqa: SLF001
-    assert t._client.follow_redirects is False  # noqa: SLF001
+    assert t._client._trust_env is False
+    assert t._client.follow_redirects is False
     await t.aclose()

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from customer_gateway.connectors.kibo import mapping
-from customer_gateway.domain import BackendProtocolError, CustomerFilter, CustomerStatus, CustomerUpdate
+from customer_gateway.domain import (
+    BackendProtocolError,
+    CustomerFilter,
+    CustomerStatus,
+    CustomerUpdate,
+)
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "kibo"
 
@@ -28,7 +33,11 @@ def test_storefront_ticket_maps_opaque_access_token_and_epoch_ms_expiries() -> N
     assert token.refresh_expires_at == datetime.fromtimestamp(1655384284.785, UTC)
     customer = result.customer
     assert customer.native_id == "1074"
-    assert (customer.email, customer.first_name, customer.last_name) == ("suman@email.com", "Suman", "Patro")
+    assert (customer.email, customer.first_name, customer.last_name) == (
+        "suman@email.com",
+        "Suman",
+        "Patro",
+    )
 
 
 def test_iso_expiries_as_the_rest_api_sends_them() -> None:
@@ -46,31 +55,63 @@ def test_iso_expiries_as_the_rest_api_sends_them() -> None:
 
 def test_phone_and_address_come_from_the_primary_contact() -> None:
     contact = load("customer_contact")
-    other = {**contact, "id": 2, "types": [{"name": "Shipping", "isPrimary": True}], "phoneNumbers": {"mobile": "+14155550101"}}
-    account = {"id": 1012, "emailAddress": "c@example.com", "isActive": True, "contacts": [contact, other]}
+    other = {
+        **contact,
+        "id": 2,
+        "types": [{"name": "Shipping", "isPrimary": True}],
+        "phoneNumbers": {"mobile": "+14155550101"},
+    }
+    account = {
+        "id": 1012,
+        "emailAddress": "c@example.com",
+        "isActive": True,
+        "contacts": [contact, other],
+    }
     customer = mapping.customer_from_account("kibo", account)
     assert customer.phone_number == "+14155550101"
     only = mapping.customer_from_account("kibo", {**account, "contacts": [contact]})
     assert only.phone_number == "7875675849"  # no mobile: the home number
-    assert only.address is not None and (only.address.city, only.address.postal) == ("Austin", "34543")
+    assert only.address is not None and (only.address.city, only.address.postal) == (
+        "Austin",
+        "34543",
+    )
     assert only.status is CustomerStatus.ACTIVE
 
 
 def test_disabled_or_locked_accounts_are_blocked() -> None:
-    assert mapping.customer_from_account("kibo", {"id": 1, "isActive": False}).status is CustomerStatus.BLOCKED
-    assert mapping.customer_from_account("kibo", {"id": 1, "isActive": True, "isLocked": True}).status is CustomerStatus.BLOCKED
+    assert (
+        mapping.customer_from_account("kibo", {"id": 1, "isActive": False}).status
+        is CustomerStatus.BLOCKED
+    )
+    assert (
+        mapping.customer_from_account("kibo", {"id": 1, "isActive": True, "isLocked": True}).status
+        is CustomerStatus.BLOCKED
+    )
 
 
 def test_update_keeps_every_unsent_field() -> None:
-    account = {"id": 1, "firstName": "A", "lastName": "B", "emailAddress": "a@b.test", "taxId": "X", "contacts": [{"id": 3}]}
-    body = mapping.account_with_update(account, CustomerUpdate(last_name="C", marketing_opt_in=True))
+    account = {
+        "id": 1,
+        "firstName": "A",
+        "lastName": "B",
+        "emailAddress": "a@b.test",
+        "taxId": "X",
+        "contacts": [{"id": 3}],
+    }
+    body = mapping.account_with_update(
+        account, CustomerUpdate(last_name="C", marketing_opt_in=True)
+    )
     assert body == {**account, "lastName": "C", "acceptsMarketing": True}
 
 
 def test_new_email_moves_the_login_name_with_it() -> None:
-    same = mapping.account_with_email({"emailAddress": "a@b.test", "userName": "a@b.test"}, "n@b.test")
+    same = mapping.account_with_email(
+        {"emailAddress": "a@b.test", "userName": "a@b.test"}, "n@b.test"
+    )
     assert same["userName"] == "n@b.test"
-    different = mapping.account_with_email({"emailAddress": "a@b.test", "userName": "alice"}, "n@b.test")
+    different = mapping.account_with_email(
+        {"emailAddress": "a@b.test", "userName": "alice"}, "n@b.test"
+    )
     assert different["userName"] == "alice"
 
 
@@ -86,18 +127,29 @@ def test_contact_with_phone_updates_or_creates_the_primary_contact() -> None:
 
 def test_filter_expression_quotes_values() -> None:
     assert mapping.filter_expression(CustomerFilter()) is None
-    expression = mapping.filter_expression(CustomerFilter(email="o'neil@example.com", last_name="Lo"))
+    expression = mapping.filter_expression(
+        CustomerFilter(email="o'neil@example.com", last_name="Lo")
+    )
     assert expression == "emailAddress eq 'o\\'neil@example.com' and lastName sw 'Lo'"
 
 
 def test_collection_maps_to_a_page_by_item_offset() -> None:
-    collection = {"startIndex": 20, "pageSize": 20, "pageCount": 3, "totalCount": 45, "items": [{"id": 21}, {"id": 22}]}
+    collection = {
+        "startIndex": 20,
+        "pageSize": 20,
+        "pageCount": 3,
+        "totalCount": 45,
+        "items": [{"id": 21}, {"id": 22}],
+    }
     page = mapping.page_from_collection("kibo", collection, 20)
     assert [c.native_id for c in page.customers] == ["21", "22"]
     assert page.total == 45 and page.has_next
 
 
-@pytest.mark.parametrize("ticket", [{}, {"accessToken": "x"}, {"accessToken": "x", "customerAccount": {"firstName": "no id"}}])
+@pytest.mark.parametrize(
+    "ticket",
+    [{}, {"accessToken": "x"}, {"accessToken": "x", "customerAccount": {"firstName": "no id"}}],
+)
 def test_unusable_tickets_raise_the_mapping_error(ticket: dict[str, Any]) -> None:
     with pytest.raises(BackendProtocolError):
         mapping.auth_result_from_ticket("kibo", ticket)

@@ -33,7 +33,9 @@ def test_refresh_example_maps_token_minutes_to_absolute_expiries() -> None:
 
 
 def test_refresh_example_customer_uses_account_uuid_not_jwt_sub() -> None:
-    customer = mapping.auth_result_from_envelope("menu", load("customers_refresh_200"), NOW).customer
+    customer = mapping.auth_result_from_envelope(
+        "menu", load("customers_refresh_200"), NOW
+    ).customer
     assert customer.native_id == "0da5a3f0-a354-4c04-8438-f1389c19a3f7"
     assert customer.native_id != "5087717"  # the token's numeric `sub`
     assert customer.email == "ivan.djordjevic@partech.com"
