@@ -33,6 +33,7 @@ def _run(app: object, sock: socket.socket, log_level: str) -> None:
         log_config=None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
+        access_log=False,  # the gateway logs each request itself, with its request id
     )
     uvicorn.Server(config).run(sockets=[sock])
 

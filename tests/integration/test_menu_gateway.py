@@ -497,3 +497,24 @@ def test_phone_brand_confirms_phone_by_code_and_changes_email_directly(
     ]
     assert done["userErrors"] == [] and done["customer"]["phoneNumber"] == "+14155550199"
     assert brand.account(native)["phone_number"] == "+14155550199"
+
+
+def test_upstream_calls_are_logged_with_both_request_ids(
+    gateway: TestClient, menu: MenuSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="customer_gateway")
+    gateway.post(
+        "/graphql",
+        json={
+            "query": SIGN_IN,
+            "variables": {"backend": "menu", "username": ADA[0], "password": ADA[1]},
+        },
+        headers={"X-Request-ID": "client-req-7"},
+    )
+    calls = [r for r in caplog.records if r.getMessage() == "upstream call"]
+    assert len(calls) == 1
+    call = calls[0]
+    assert call.request_id == "client-req-7"  # type: ignore[attr-defined]
+    assert call.upstream_request_id == menu.journal.entries[0].request_id  # type: ignore[attr-defined]
+    assert call.backend == "menu" and call.status == 200 and call.path == "/customers/login"  # type: ignore[attr-defined]
+    assert ADA[1] not in caplog.text

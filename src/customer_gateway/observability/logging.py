@@ -8,7 +8,15 @@ import re
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["RedactingFilter", "configure_logging", "current_request_id", "redact", "request_id_var"]
+__all__ = [
+    "JsonFormatter",
+    "RedactingFilter",
+    "TextFormatter",
+    "configure_logging",
+    "current_request_id",
+    "redact",
+    "request_id_var",
+]
 
 request_id_var: ContextVar[str | None] = ContextVar("customer_gateway_request_id", default=None)
 
@@ -49,30 +57,40 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    extras = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and v is not None}
+    if record.exc_info and record.exc_info[0] is not None:
+        extras["error"] = record.exc_info[0].__name__
+    return extras
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line; exceptions by type only (a traceback may carry data)."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **_extras(record),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and value is not None:
-                entry[key] = value
-        if record.exc_info:
-            entry["error"] = record.exc_info[0].__name__ if record.exc_info[0] else None
         return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """`LEVEL logger: message key=value ...` for people reading a terminal (the demo)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        return f"{record.levelname} {record.name}: {record.getMessage()} {fields}".rstrip()
 
 
 def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
     """Route every logger (ours, httpx, uvicorn) through one redacting handler."""
     handler = logging.StreamHandler()
     handler.addFilter(RedactingFilter())
-    if json_format:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if json_format else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
