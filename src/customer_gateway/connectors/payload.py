@@ -6,13 +6,16 @@ BackendProtocolError, the one error mapping functions raise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from customer_gateway.domain import BackendProtocolError
 
+T = TypeVar("T")
+
 __all__ = [
+    "mapped",
     "opt_bool",
     "opt_date",
     "opt_datetime",
@@ -23,6 +26,14 @@ __all__ = [
     "req_mapping",
     "req_str",
 ]
+
+
+def mapped(backend: str, build: Callable[[], T]) -> T:
+    """Run a mapping and name the backend on the error it may raise."""
+    try:
+        return build()
+    except BackendProtocolError:
+        raise BackendProtocolError(backend=backend) from None
 
 
 def req_mapping(data: Any, key: str | None = None) -> Mapping[str, Any]:

@@ -49,6 +49,13 @@ class UpstreamResponse:
         except ValueError:
             raise BackendProtocolError(backend=self.backend) from None
 
+    def json_or_none(self) -> Any:
+        """The body if it is JSON (error bodies are informative only, so unreadable is fine)."""
+        try:
+            return self.json()
+        except BackendProtocolError:
+            return None
+
     def json_object(self) -> dict[str, Any]:
         data = self.json()
         if not isinstance(data, dict):

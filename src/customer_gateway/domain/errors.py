@@ -71,6 +71,16 @@ class FieldProblem:
     message: str
     code: str = "INVALID"
 
+    # Fixed texts for problems a backend reported: a vendor's own wording never reaches a client.
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "TAKEN": "This value is already in use.",
+        "INVALID": "This value is not valid.",
+    }
+
+    @classmethod
+    def of(cls, field: tuple[str, ...] | None, code: str) -> FieldProblem:
+        return cls(field or None, cls.MESSAGES[code], code)
+
 
 class UserFacingError(GatewayError):
     """An expected outcome reported in a payload's `userErrors`, not as a GraphQL error."""

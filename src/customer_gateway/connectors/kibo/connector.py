@@ -16,6 +16,7 @@ from pydantic import HttpUrl, SecretStr
 
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.kibo import mapping
+from customer_gateway.connectors.payload import mapped
 from customer_gateway.connectors.protocol import (
     Capability,
     ChangeFlow,
@@ -193,7 +194,9 @@ class KiboConnector(UnsupportedOperations):
         )
         if response.status != 200:
             raise InvalidCredentialsError(backend=self.name)
-        return self._map(lambda: mapping.auth_result_from_ticket(self.name, response.json()))
+        return mapped(
+            self.name, lambda: mapping.auth_result_from_ticket(self.name, response.json())
+        )
 
     async def refresh_token(self, refresh_token: str) -> AuthResult:
         try:
@@ -207,7 +210,9 @@ class KiboConnector(UnsupportedOperations):
             raise InvalidTokenError(field=("refreshToken",), backend=self.name) from None
         if response.status != 200:
             raise InvalidTokenError(field=("refreshToken",), backend=self.name)
-        return self._map(lambda: mapping.auth_result_from_ticket(self.name, response.json()))
+        return mapped(
+            self.name, lambda: mapping.auth_result_from_ticket(self.name, response.json())
+        )
 
     async def current_customer(self, access_token: str) -> Customer:
         response = await self._call(
@@ -245,7 +250,7 @@ class KiboConnector(UnsupportedOperations):
         )
         if response.status != 200:
             code = "TAKEN" if response.status == 409 else "INVALID"
-            raise ValidationError([FieldProblem(("phone_number",), _MESSAGES[code], code)])
+            raise ValidationError([FieldProblem.of(("phone_number",), code)])
         return self._customer(await self._get_account(native_id, credentials))
 
     # --- service operations ------------------------------------------------------------
@@ -262,7 +267,9 @@ class KiboConnector(UnsupportedOperations):
         if limit == 0:
             params["pageSize"] = 1
         response = await self._call("GET", "commerce/customer/accounts", params=params)
-        page = self._map(lambda: mapping.page_from_collection(self.name, response.json(), offset))
+        page = mapped(
+            self.name, lambda: mapping.page_from_collection(self.name, response.json(), offset)
+        )
         if limit == 0:
             return CustomerPage(customers=(), offset=offset, total=page.total)
         return page
@@ -298,26 +305,19 @@ class KiboConnector(UnsupportedOperations):
         if response.status != 200:
             code = "TAKEN" if response.status == 409 else "INVALID"
             path = (field,) if field == "email" else None
-            raise ValidationError([FieldProblem(path, _MESSAGES[code], code)])
+            raise ValidationError([FieldProblem.of(path, code)])
         return self._customer(response)
 
     def _customer(self, response: UpstreamResponse) -> Customer:
-        return self._map(lambda: mapping.customer_from_account(self.name, self._json(response)))
+        return mapped(
+            self.name, lambda: mapping.customer_from_account(self.name, self._json(response))
+        )
 
     def _json(self, response: UpstreamResponse) -> dict[str, Any]:
         try:
             return response.json_object()
         except BackendProtocolError:
             raise BackendProtocolError(backend=self.name) from None
-
-    def _map(self, build: Callable[[], T]) -> T:
-        try:
-            return build()
-        except BackendProtocolError:
-            raise BackendProtocolError(backend=self.name) from None
-
-
-_MESSAGES = {"TAKEN": "This value is already in use.", "INVALID": "This value is not valid."}
 
 
 _SERVICE = ServiceCredentials()

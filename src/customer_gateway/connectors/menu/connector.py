@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr
 
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.menu import mapping
+from customer_gateway.connectors.payload import mapped
 from customer_gateway.connectors.protocol import (
     Capability,
     ChangeFlow,
@@ -27,7 +28,6 @@ from customer_gateway.connectors.transport import Transport, UpstreamResponse
 from customer_gateway.domain import (
     AuthenticationError,
     AuthResult,
-    BackendProtocolError,
     ChangeKind,
     Customer,
     CustomerUpdate,
@@ -175,7 +175,7 @@ class MenuConnector(UnsupportedOperations):
         )
         if response.status != 200:
             raise ValidationError(
-                mapping.field_problems(_body_or_none(response)), backend=self.name
+                mapping.field_problems(response.json_or_none()), backend=self.name
             )
         return self._customer(response)
 
@@ -185,31 +185,24 @@ class MenuConnector(UnsupportedOperations):
         return _bearer(credentials.access_token)
 
     def _customer(self, response: UpstreamResponse) -> Customer:
-        try:
+        def build() -> Customer:
             account = mapping.account_from_envelope(response.json())
             return mapping.customer_from_account(
                 self.name, account, birthday_demographic_id=self._demographic
             )
-        except BackendProtocolError:
-            raise BackendProtocolError(backend=self.name) from None
+
+        return mapped(self.name, build)
 
     def _auth_result(self, response: UpstreamResponse) -> AuthResult:
-        try:
-            return mapping.auth_result_from_envelope(
+        return mapped(
+            self.name,
+            lambda: mapping.auth_result_from_envelope(
                 self.name, response.json(), self._now(), birthday_demographic_id=self._demographic
-            )
-        except BackendProtocolError:
-            raise BackendProtocolError(backend=self.name) from None
+            ),
+        )
 
 
 def _bearer(token: str) -> dict[str, str]:
     if not token:
         raise AuthenticationError()
     return {"Authorization": f"Bearer {token}"}
-
-
-def _body_or_none(response: UpstreamResponse) -> Any:
-    try:
-        return response.json()
-    except BackendProtocolError:  # an unreadable error body still means "refused"
-        return None

@@ -55,10 +55,6 @@ _FIELDS = {
 }
 
 
-# Fixed texts: a vendor's own wording never reaches a client.
-_MESSAGES = {"TAKEN": "This value is already in use.", "INVALID": "This value is not valid."}
-
-
 def _data(envelope: Any) -> Mapping[str, Any]:
     return req_mapping(envelope, "data")
 
@@ -179,5 +175,5 @@ def field_problems(envelope: Any) -> list[FieldProblem]:
             for text in texts:
                 lowered = str(text).lower()
                 code = "TAKEN" if "taken" in lowered or "already" in lowered else "INVALID"
-                problems.append(FieldProblem((field,) if field else None, _MESSAGES[code], code))
-    return problems or [FieldProblem(None, _MESSAGES["INVALID"], "INVALID")]
+                problems.append(FieldProblem.of((field,) if field else None, code))
+    return problems or [FieldProblem.of(None, "INVALID")]

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.open_loyalty import mapping
+from customer_gateway.connectors.payload import mapped
 from customer_gateway.connectors.protocol import (
     Capability,
     ChangeFlow,
@@ -135,7 +136,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         if response.status != 200:
             message = "The backend refused the gateway's credentials."
             raise BackendProtocolError(message, backend=self.name)
-        token = self._map(lambda: mapping.token_from_login(response.json()))
+        token = mapped(self.name, lambda: mapping.token_from_login(response.json()))
         expires = token.expires_at.timestamp() if token.expires_at else self._clock() + 300
         return IssuedToken(token.access_token, expires)
 
@@ -164,7 +165,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         return await self._auth_result(response)
 
     async def _auth_result(self, response: UpstreamResponse) -> AuthResult:
-        token = self._map(lambda: mapping.token_from_login(response.json()))
+        token = mapped(self.name, lambda: mapping.token_from_login(response.json()))
         customer = await self.current_customer(token.access_token)
         return AuthResult(token=token, customer=customer)
 
@@ -228,7 +229,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
             accept=(400,),
         )
         if response.status == 400:
-            body = _json_or_none(response)
+            body = response.json_or_none()
             raise ValidationError(mapping.field_problems(body), backend=self.name)
 
     # --- service operations ------------------------------------------------------------
@@ -271,7 +272,9 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         async with self._lookups:
             response = await self._admin_get(f"{self.store}/admin/customer/{native_id}/status")
         levels = {level.name: level for level in await self.levels()}
-        return self._map(lambda: mapping.loyalty_status_from_payload(response.json(), levels))
+        return mapped(
+            self.name, lambda: mapping.loyalty_status_from_payload(response.json(), levels)
+        )
 
     async def levels(self) -> list[Level]:
         """The programme's levels (public data), cached for a minute."""
@@ -287,7 +290,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
                 raise BackendProtocolError(backend=self.name)
             return [mapping.level_from_payload(r) for r in rows if isinstance(r, dict)]
 
-        levels = self._map(parse)
+        levels = mapped(self.name, parse)
         self._levels = (self._clock() + _LEVELS_TTL_S, levels)
         return levels
 
@@ -323,20 +326,9 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         )
 
     def _customer(self, response: UpstreamResponse) -> Customer:
-        return self._map(lambda: mapping.customer_from_payload(self.name, response.json_object()))
+        return mapped(
+            self.name, lambda: mapping.customer_from_payload(self.name, response.json_object())
+        )
 
     def _customer_list(self, response: UpstreamResponse) -> tuple[list[Customer], int | None]:
-        return self._map(lambda: mapping.customers_from_list(self.name, response.json()))
-
-    def _map(self, build: Callable[[], T]) -> T:
-        try:
-            return build()
-        except BackendProtocolError:
-            raise BackendProtocolError(backend=self.name) from None
-
-
-def _json_or_none(response: UpstreamResponse) -> Any:
-    try:
-        return response.json()
-    except BackendProtocolError:
-        return None
+        return mapped(self.name, lambda: mapping.customers_from_list(self.name, response.json()))

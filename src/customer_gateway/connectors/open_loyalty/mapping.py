@@ -66,7 +66,6 @@ _FIELDS = {
     "province": "province",
     "country": "country",
 }
-_MESSAGES = {"TAKEN": "This value is already in use.", "INVALID": "This value is not valid."}
 
 
 def token_claims(token: str) -> Mapping[str, Any]:
@@ -242,7 +241,7 @@ def _walk(tree: Mapping[str, Any], path: tuple[str, ...]) -> Iterable[FieldProbl
     if isinstance(errors, list):
         for message in errors:
             code = "TAKEN" if "already used" in str(message) else "INVALID"
-            yield FieldProblem(path or None, _MESSAGES[code], code)
+            yield FieldProblem.of(path, code)
     children = tree.get("children")
     if isinstance(children, Mapping):
         for name, child in children.items():
@@ -259,7 +258,7 @@ def field_problems(body: Any) -> list[FieldProblem]:
         if isinstance(form, Mapping):
             problems.extend(_walk(form, ()))
         problems.extend(_walk({"errors": body.get("errors")}, ()))
-    return problems or [FieldProblem(None, _MESSAGES["INVALID"], "INVALID")]
+    return problems or [FieldProblem.of(None, "INVALID")]
 
 
 def list_params(customer_filter: CustomerFilter) -> dict[str, str]:
