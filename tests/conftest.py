@@ -11,6 +11,11 @@ from starlette.testclient import TestClient
 
 from customer_gateway.app import build_app
 from customer_gateway.sandbox.menu import MenuSandbox
+from customer_gateway.sandbox.open_loyalty import (
+    DEMO_ADMIN_PASSWORD,
+    DEMO_ADMIN_USERNAME,
+    OpenLoyaltySandbox,
+)
 from customer_gateway.settings import parse_settings
 from support.faulty import faulty_app
 from support.live import LiveServer, Swappable
@@ -34,10 +39,12 @@ class Sandboxes:
         self.server = server
         self.menu = MenuSandbox()
         self.menu_phone = MenuSandbox(auth_type="phone")
+        self.loyalty = OpenLoyaltySandbox()
         swap.app = Starlette(
             routes=[
                 Mount("/menu", app=self.menu.app),
                 Mount("/menu-phone", app=self.menu_phone.app),
+                Mount("/loyalty", app=self.loyalty.app),
                 *(Mount(f"/{mode}", app=faulty_app(mode)) for mode in FAULT_MODES),
             ]
         )
@@ -96,4 +103,24 @@ def gateway(make_gateway: GatewayFactory, sandboxes: Sandboxes) -> TestClient:
     return make_gateway(
         menu_backend("menu", sandboxes.url("menu"))
         + menu_backend("menu_phone", sandboxes.url("menu-phone"), auth_type="phone")
+    )
+
+
+def loyalty_backend(name: str, base_url: str, extra: str = "") -> str:
+    return f"""
+[backends.{name}]
+kind = "open_loyalty"
+base_url = "{base_url}"
+admin_username = "{DEMO_ADMIN_USERNAME}"
+admin_password = "{DEMO_ADMIN_PASSWORD}"
+{extra}
+"""
+
+
+@pytest.fixture
+def linked_gateway(make_gateway: GatewayFactory, sandboxes: Sandboxes) -> TestClient:
+    """Menu linked to Open Loyalty ("loyalty"), which is also reachable on its own."""
+    return make_gateway(
+        menu_backend("menu", sandboxes.url("menu"), extra='loyalty = "loyalty"')
+        + loyalty_backend("loyalty", sandboxes.url("loyalty"))
     )

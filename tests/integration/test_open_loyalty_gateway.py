@@ -1,0 +1,503 @@
+"""The gateway on Open Loyalty: customers, levels, admin operations and confirmed changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from conftest import ADMIN_KEY, Sandboxes
+from customer_gateway.otp.notify import OutboxNotifier
+from customer_gateway.sandbox.open_loyalty import OpenLoyaltySandbox
+from support.graphql import error_codes, gql
+
+ADA = ("ada.lovelace@example.com", "loyalty-demo-pass")
+KATHERINE = ("katherine.johnson@example.com", "loyalty-demo-pass-2")
+CUSTOMER_FIELDS = "id nativeId email phoneNumber firstName lastName gender birthDate status active loyaltyCardNumber address { street address2 city postal country } level { id name discountPercent } loyalty { points level { id name discountPercent conditionValue } nextLevel { name } pointsToNextLevel transactionsCount currency }"
+SIGN_IN = f"""mutation($u: String!, $p: String!) {{ signIn(backend: "loyalty", username: $u, password: $p) {{
+  token {{ accessToken refreshToken expiresAt }} customer {{ {CUSTOMER_FIELDS} }} userErrors {{ field code }} }} }}"""
+UPDATE = """mutation($id: ID!, $input: UpdateCustomerInput!) { updateCustomer(id: $id, input: $input) {
+  customer { firstName lastName birthDate gender marketingOptIn address { street address2 city postal country } }
+  userErrors { field message code } } }"""
+
+
+def sign_in(gateway: TestClient, who: tuple[str, str] = ADA) -> dict[str, Any]:
+    payload: dict[str, Any] = gql(gateway, SIGN_IN, {"u": who[0], "p": who[1]})["data"]["signIn"]
+    assert payload["userErrors"] == [], payload
+    return payload
+
+
+@pytest.fixture
+def loyalty(sandboxes: Sandboxes) -> OpenLoyaltySandbox:
+    return sandboxes.loyalty
+
+
+def outbox(gateway: TestClient) -> OutboxNotifier:
+    notifier = gateway.app.state.services.notifier  # type: ignore[attr-defined]
+    assert isinstance(notifier, OutboxNotifier)
+    return notifier
+
+
+# --- sign-in, me, refresh -------------------------------------------------------------------
+
+
+def test_sign_in_returns_the_customer_with_level_and_points(linked_gateway: TestClient) -> None:
+    payload = sign_in(linked_gateway)
+    customer = payload["customer"]
+    assert customer["email"] == ADA[0] and customer["status"] == "ACTIVE"
+    assert customer["level"]["name"] == "Gold" and customer["level"]["discountPercent"] == 15.0
+    loyalty = customer["loyalty"]
+    assert loyalty["points"] == 1720 and loyalty["pointsToNextLevel"] == 3280
+    assert loyalty["level"]["name"] == "Gold" and loyalty["level"]["conditionValue"] == 1500
+    assert loyalty["level"]["id"] == customer["level"]["id"]  # ids come from the level list
+    assert loyalty["nextLevel"]["name"] == "Platinum"
+    assert payload["token"]["expiresAt"] is not None and payload["token"]["refreshToken"]
+
+
+def test_wrong_password(linked_gateway: TestClient) -> None:
+    payload = gql(linked_gateway, SIGN_IN, {"u": ADA[0], "p": "nope"})["data"]["signIn"]
+    assert payload["token"] is None
+    assert [e["code"] for e in payload["userErrors"]] == ["INVALID_CREDENTIALS"]
+
+
+def test_refresh_token_returns_a_new_access_token(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    token = sign_in(linked_gateway)["token"]
+    loyalty.clock.advance(5)
+    body = gql(
+        linked_gateway,
+        'mutation($t: String) { refreshToken(backend: "loyalty", refreshToken: $t) { token { accessToken refreshToken } customer { email } userErrors { code } } }',
+        {"t": token["refreshToken"]},
+    )
+    payload = body["data"]["refreshToken"]
+    assert payload["customer"]["email"] == ADA[0]
+    assert payload["token"]["accessToken"] != token["accessToken"]
+    bad = gql(
+        linked_gateway,
+        'mutation { refreshToken(backend: "loyalty", refreshToken: "nope") { userErrors { field code } } }',
+    )
+    assert bad["data"]["refreshToken"]["userErrors"] == [
+        {"field": ["refreshToken"], "code": "INVALID_TOKEN"}
+    ]
+
+
+def test_expired_token_is_unauthenticated(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    token = sign_in(linked_gateway)["token"]["accessToken"]
+    loyalty.clock.advance(86401)
+    assert error_codes(
+        gql(linked_gateway, '{ me(backend: "loyalty") { email } }', token=token)
+    ) == ["UNAUTHENTICATED"]
+
+
+def test_another_customers_id_is_forbidden_by_the_gateway(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    ada = sign_in(linked_gateway)
+    katherine = sign_in(linked_gateway, KATHERINE)
+    loyalty.journal.clear()
+    body = gql(
+        linked_gateway,
+        "query($id: ID!) { customer(id: $id) { email } }",
+        {"id": katherine["customer"]["id"]},
+        token=ada["token"]["accessToken"],
+    )
+    assert error_codes(body) == ["FORBIDDEN"]
+    assert all(katherine["customer"]["nativeId"] not in e.path for e in loyalty.journal.entries)
+
+
+# --- admin operations ---------------------------------------------------------------------
+
+
+def test_admin_list_is_a_relay_connection_over_pages(linked_gateway: TestClient) -> None:
+    query = 'query($after: String) { customers(backend: "loyalty", first: 5, after: $after) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { email } } } }'
+    seen: list[str] = []
+    after = None
+    while True:
+        page = gql(linked_gateway, query, {"after": after}, admin_key=ADMIN_KEY)["data"][
+            "customers"
+        ]
+        assert page["totalCount"] == 12
+        seen += [e["node"]["email"] for e in page["edges"]]
+        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == 12 and len(set(seen)) == 12
+
+
+def test_admin_list_filters_and_caps_first(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    body = gql(
+        linked_gateway,
+        '{ customers(backend: "loyalty", filter: {lastName: "Lovelace"}) { totalCount edges { node { email } } } }',
+        admin_key=ADMIN_KEY,
+    )
+    assert [e["node"]["email"] for e in body["data"]["customers"]["edges"]] == [ADA[0]]
+    loyalty.journal.clear()
+    too_many = gql(
+        linked_gateway,
+        '{ customers(backend: "loyalty", first: 100000) { totalCount } }',
+        admin_key=ADMIN_KEY,
+    )
+    assert error_codes(too_many) == ["BAD_USER_INPUT"]
+    assert loyalty.journal.count() == 0
+
+
+@pytest.mark.parametrize("key", [None, "wrong-key-0123456789", ADMIN_KEY[:-1], ADMIN_KEY + "x"])
+def test_admin_operations_need_the_admin_key(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox, key: str | None
+) -> None:
+    assert error_codes(
+        gql(linked_gateway, '{ customers(backend: "loyalty") { totalCount } }', admin_key=key)
+    ) == ["FORBIDDEN"]
+    ada_id = sign_in(linked_gateway)["customer"]["id"]
+    body = gql(
+        linked_gateway,
+        "mutation($id: ID!) { deactivateCustomer(id: $id) { customer { active } } }",
+        {"id": ada_id},
+        admin_key=key,
+    )
+    assert error_codes(body) == ["FORBIDDEN"]
+    assert loyalty.journal.count("POST", "deactivate") == 0
+
+
+def test_activate_deactivate_and_assign_level(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    ada = sign_in(linked_gateway)["customer"]
+    off = gql(
+        linked_gateway,
+        "mutation($id: ID!) { deactivateCustomer(id: $id) { customer { active status } userErrors { code } } }",
+        {"id": ada["id"]},
+        admin_key=ADMIN_KEY,
+    )
+    assert off["data"]["deactivateCustomer"]["customer"] == {"active": False, "status": "BLOCKED"}
+    assert (
+        gql(linked_gateway, SIGN_IN, {"u": ADA[0], "p": ADA[1]})["data"]["signIn"]["userErrors"][0][
+            "code"
+        ]
+        == "INVALID_CREDENTIALS"
+    )
+    on = gql(
+        linked_gateway,
+        "mutation($id: ID!) { activateCustomer(id: $id) { customer { active } } }",
+        {"id": ada["id"]},
+        admin_key=ADMIN_KEY,
+    )
+    assert on["data"]["activateCustomer"]["customer"]["active"] is True
+    platinum = next(lv for lv in loyalty.levels() if lv["name"] == "Platinum")["levelId"]
+    assigned = gql(
+        linked_gateway,
+        "mutation($id: ID!, $l: ID!) { assignLevel(id: $id, levelId: $l) { customer { level { name } } } }",
+        {"id": ada["id"], "l": platinum},
+        admin_key=ADMIN_KEY,
+    )
+    assert assigned["data"]["assignLevel"]["customer"]["level"]["name"] == "Platinum"
+    unknown = gql(
+        linked_gateway,
+        'mutation($id: ID!) { assignLevel(id: $id, levelId: "nope") { customer { id } } }',
+        {"id": ada["id"]},
+        admin_key=ADMIN_KEY,
+    )
+    assert error_codes(unknown) == ["NOT_FOUND"]
+
+
+def test_levels_need_no_credentials_and_are_cached(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    query = '{ levels(backend: "loyalty") { id name discountPercent conditionValue } }'
+    first = gql(linked_gateway, query)["data"]["levels"]
+    assert [(lv["name"], lv["discountPercent"], lv["conditionValue"]) for lv in first] == [
+        ("Bronze", 5.0, 0),
+        ("Silver", 10.0, 500),
+        ("Gold", 15.0, 1500),
+        ("Platinum", 20.0, 5000),
+    ]
+    gql(linked_gateway, query)
+    assert loyalty.journal.count("GET", "/level") == 1
+    assert error_codes(gql(linked_gateway, '{ levels(backend: "menu") { name } }')) == [
+        "UNSUPPORTED"
+    ]
+
+
+# --- updates ------------------------------------------------------------------------------
+
+
+def test_update_sends_form_fields_and_reads_the_customer_back(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    ada = sign_in(linked_gateway)
+    token, cid, native = (
+        ada["token"]["accessToken"],
+        ada["customer"]["id"],
+        ada["customer"]["nativeId"],
+    )
+    first = gql(
+        linked_gateway,
+        UPDATE,
+        {
+            "id": cid,
+            "input": {
+                "address": {
+                    "street": "Bagno",
+                    "address2": "1",
+                    "city": "Warszawa",
+                    "postal": "00-000",
+                    "country": "PL",
+                }
+            },
+        },
+        token=token,
+    )
+    assert first["data"]["updateCustomer"]["userErrors"] == []
+    loyalty.journal.clear()
+    body = gql(
+        linked_gateway,
+        UPDATE,
+        {
+            "id": cid,
+            "input": {
+                "lastName": "King",
+                "birthDate": "1815-12-10",
+                "marketingOptIn": True,
+                "address": {"postal": "00-950"},
+            },
+        },
+        token=token,
+    )
+    payload = body["data"]["updateCustomer"]
+    assert payload["userErrors"] == []
+    customer = payload["customer"]
+    assert (customer["lastName"], customer["birthDate"], customer["marketingOptIn"]) == (
+        "King",
+        "1815-12-10",
+        True,
+    )
+    # A partial address is merged and sent whole: Open Loyalty would erase the rest.
+    assert customer["address"] == {
+        "street": "Bagno",
+        "address2": "1",
+        "city": "Warszawa",
+        "postal": "00-950",
+        "country": "PL",
+    }
+    put = loyalty.journal.matching("PUT")[0]
+    assert put.headers["content-type"].startswith("application/x-www-form-urlencoded")
+    assert b"customer%5BlastName%5D=King" in put.body and b"customer%5Bagreement2%5D=1" in put.body
+    assert loyalty.customer(native)["firstName"] == "Ada"
+
+
+def test_update_errors_come_back_with_argument_paths(linked_gateway: TestClient) -> None:
+    ada = sign_in(linked_gateway)
+    body = gql(
+        linked_gateway,
+        UPDATE,
+        {"id": ada["customer"]["id"], "input": {"address": {"postal": "!!"}, "gender": "robot"}},
+        token=ada["token"]["accessToken"],
+    )
+    errors = body["data"]["updateCustomer"]["userErrors"]
+    assert sorted((tuple(e["field"]), e["code"]) for e in errors) == [
+        (("input", "address", "postal"), "INVALID"),
+        (("input", "gender"), "INVALID"),
+    ]
+    assert all("valid" in e["message"] and "!!" not in e["message"] for e in errors)
+
+
+# --- confirmed changes --------------------------------------------------------------------
+
+
+def test_phone_change_goes_through_open_loyaltys_sms_code(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    ada = sign_in(linked_gateway)
+    token, cid, native = (
+        ada["token"]["accessToken"],
+        ada["customer"]["id"],
+        ada["customer"]["nativeId"],
+    )
+    requested = gql(
+        linked_gateway,
+        'mutation($id: ID!) { requestPhoneNumberChange(id: $id, phoneNumber: "+14155550188") { pending customer { phoneNumber pendingPhoneNumberChange } userErrors { code } } }',
+        {"id": cid},
+        token=token,
+    )["data"]["requestPhoneNumberChange"]
+    assert requested["pending"] is True
+    assert requested["customer"] == {
+        "phoneNumber": "+14155550101",
+        "pendingPhoneNumberChange": True,
+    }
+    sms = loyalty.outbox.latest()
+    assert sms is not None and sms.to == "+14155550188"
+    confirm = "mutation($id: ID!, $c: String!) { confirmPhoneNumberChange(id: $id, code: $c) { customer { phoneNumber pendingPhoneNumberChange } userErrors { code } } }"
+    wrong = "000000" if sms.code != "000000" else "111111"
+    assert gql(linked_gateway, confirm, {"id": cid, "c": wrong}, token=token)["data"][
+        "confirmPhoneNumberChange"
+    ]["userErrors"] == [{"code": "OTP_INVALID"}]
+    assert loyalty.customer(native)["phone"] == "+14155550101"
+    done = gql(linked_gateway, confirm, {"id": cid, "c": sms.code}, token=token)["data"][
+        "confirmPhoneNumberChange"
+    ]
+    assert done["customer"] == {"phoneNumber": "+14155550188", "pendingPhoneNumberChange": False}
+
+
+def test_email_change_is_confirmed_by_a_gateway_code(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    ada = sign_in(linked_gateway)
+    token, cid, native = (
+        ada["token"]["accessToken"],
+        ada["customer"]["id"],
+        ada["customer"]["nativeId"],
+    )
+    requested = gql(
+        linked_gateway,
+        'mutation($id: ID!) { requestEmailChange(id: $id, email: "ada@example.org") { pending expiresAt customer { email pendingEmailChange } userErrors { code } } }',
+        {"id": cid},
+        token=token,
+    )["data"]["requestEmailChange"]
+    assert requested["pending"] is True and requested["customer"] == {
+        "email": ADA[0],
+        "pendingEmailChange": True,
+    }
+    assert loyalty.journal.count("PUT") == 0
+    message = outbox(linked_gateway).messages[-1]
+    assert (message.channel, message.to, message.purpose) == (
+        "email",
+        "ada@example.org",
+        "email_change",
+    )
+    assert message.code is not None and len(message.code) == 6
+    confirm = "mutation($id: ID!, $c: String!) { confirmEmailChange(id: $id, code: $c) { customer { email pendingEmailChange } userErrors { code } } }"
+    wrong = "000000" if message.code != "000000" else "111111"
+    assert gql(linked_gateway, confirm, {"id": cid, "c": wrong}, token=token)["data"][
+        "confirmEmailChange"
+    ]["userErrors"] == [{"code": "OTP_INVALID"}]
+    assert loyalty.journal.count("PUT") == 0 and loyalty.customer(native)["email"] == ADA[0]
+    done = gql(linked_gateway, confirm, {"id": cid, "c": message.code}, token=token)["data"][
+        "confirmEmailChange"
+    ]
+    assert done["customer"] == {"email": "ada@example.org", "pendingEmailChange": False}
+    assert loyalty.journal.count("PUT") == 1
+    notice = outbox(linked_gateway).messages[-1]
+    assert (notice.to, notice.purpose, notice.code) == (ADA[0], "change_notice", None)
+    again = gql(linked_gateway, confirm, {"id": cid, "c": message.code}, token=token)["data"][
+        "confirmEmailChange"
+    ]
+    assert again["userErrors"] == [{"code": "NO_PENDING_CHANGE"}]
+
+
+# --- loyalty linked onto a commerce backend -----------------------------------------------
+
+
+MENU_SIGN_IN = 'mutation($u: String!, $p: String!) { signIn(backend: "menu", username: $u, password: $p) { token { accessToken } } }'
+LINKED = '{ me(backend: "menu") { email level { name } loyalty { points level { name } nextLevel { name } } } }'
+
+
+def menu_token(gateway: TestClient, email: str, password: str) -> str:
+    return str(
+        gql(gateway, MENU_SIGN_IN, {"u": email, "p": password})["data"]["signIn"]["token"][
+            "accessToken"
+        ]
+    )
+
+
+def test_menu_customer_shows_open_loyalty_level_and_points(
+    linked_gateway: TestClient, sandboxes: Sandboxes
+) -> None:
+    token = menu_token(linked_gateway, "ada.lovelace@example.com", "menu-demo-pass")
+    sandboxes.loyalty.journal.clear()
+    me = gql(linked_gateway, LINKED, token=token)["data"]["me"]
+    assert me["level"] == {"name": "Gold"}
+    assert me["loyalty"] == {
+        "points": 1720.0,
+        "level": {"name": "Gold"},
+        "nextLevel": {"name": "Platinum"},
+    }
+    journal = sandboxes.loyalty.journal.entries
+    # One lookup by email, one status, one level list (plus the admin login), all with the
+    # loyalty backend's own admin token: the Menu customer's token never goes there.
+    assert sandboxes.loyalty.journal.count("GET", "/admin/customer") == 2
+    assert all(token not in str(e.headers) for e in journal)
+    lookup = sandboxes.loyalty.journal.matching("GET", "/admin/customer")[0]
+    assert "email=ada.lovelace%40example.com" in lookup.query and "strict=1" in lookup.query
+
+
+def test_no_loyalty_account_means_null_without_error(linked_gateway: TestClient) -> None:
+    token = menu_token(linked_gateway, "grace.hopper@example.com", "menu-demo-pass-2")
+    body = gql(linked_gateway, LINKED, token=token)
+    assert "errors" not in body
+    assert body["data"]["me"] == {
+        "email": "grace.hopper@example.com",
+        "level": None,
+        "loyalty": None,
+    }
+
+
+def test_loyalty_is_asked_only_after_menu_confirmed_the_token(
+    linked_gateway: TestClient, sandboxes: Sandboxes
+) -> None:
+    body = gql(linked_gateway, LINKED, token="forged.token.value")
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert sandboxes.loyalty.journal.count() == 0
+
+
+def test_a_failing_loyalty_backend_fails_only_the_loyalty_fields(
+    make_gateway: Any, sandboxes: Sandboxes
+) -> None:
+    from conftest import loyalty_backend, menu_backend
+    from support.live import free_port
+
+    gateway = make_gateway(
+        menu_backend("menu", sandboxes.url("menu"), extra='loyalty = "loyalty"')
+        + loyalty_backend(
+            "loyalty", f"http://127.0.0.1:{free_port()}/api", extra="max_attempts = 1"
+        )
+    )
+    token = menu_token(gateway, "ada.lovelace@example.com", "menu-demo-pass")
+    body = gql(gateway, '{ me(backend: "menu") { email loyalty { points } } }', token=token)
+    assert body["data"]["me"] == {"email": "ada.lovelace@example.com", "loyalty": None}
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["me", "loyalty"], "BACKEND_UNAVAILABLE")
+    ]
+
+
+def test_a_page_of_customers_with_loyalty_costs_a_bounded_number_of_calls(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    for i in range(45):
+        loyalty.add_customer(email=f"bulk{i}@example.com", points=100 + i)
+    gql(linked_gateway, '{ levels(backend: "loyalty") { name } }')  # warm the level cache
+    loyalty.journal.clear()
+    body = gql(
+        linked_gateway,
+        '{ customers(backend: "loyalty", first: 50) { edges { node { email loyalty { points } } } } }',
+        admin_key=ADMIN_KEY,
+    )
+    edges = body["data"]["customers"]["edges"]
+    assert len(edges) == 50
+    assert sum(1 for e in edges if e["node"]["loyalty"] is not None) == 50 - sum(
+        1 for e in edges if e["node"]["email"] == "ken.thompson@example.com"
+    )
+    # One list page, then each customer's status exactly once: no lookups, no repeats.
+    assert loyalty.journal.count("GET", "/admin/customer") == 1 + 50
+    statuses = [e.path for e in loyalty.journal.matching("GET", "/status")]
+    assert len(statuses) == len(set(statuses)) == 50
+
+
+def test_the_admin_token_is_fetched_once_for_many_requests(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    for _ in range(3):
+        gql(
+            linked_gateway,
+            '{ customers(backend: "loyalty", first: 20) { edges { node { loyalty { points } } } } }',
+            admin_key=ADMIN_KEY,
+        )
+    assert loyalty.journal.count("POST", "admin/login_check") == 1
+    login = loyalty.journal.matching("POST", "admin/login_check")[0].json()
+    assert login["_username"] == "admin"
