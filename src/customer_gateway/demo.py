@@ -7,10 +7,18 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 from customer_gateway.app import build_app
+from customer_gateway.otp.notify import OutboxNotifier
 from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY, DEMO_CUSTOMERS, MenuSandbox
+from customer_gateway.sandbox.open_loyalty import (
+    DEMO_ADMIN_PASSWORD,
+    DEMO_ADMIN_USERNAME,
+    OpenLoyaltySandbox,
+)
 from customer_gateway.settings import parse_settings
 
 __all__ = ["DEMO_ADMIN_KEY", "Demo", "build_demo", "walkthrough_document"]
@@ -27,6 +35,7 @@ class Demo:
     app: Starlette
     base_url: str
     menu: MenuSandbox
+    loyalty: OpenLoyaltySandbox
 
     def banner(self) -> str:
         ada = DEMO_CUSTOMERS[0]
@@ -51,20 +60,41 @@ admin_keys = [{json.dumps(DEMO_ADMIN_KEY)}]
 introspection = true
 log_json = false
 
+[otp]
+notifier = "outbox"
+
 [backends.menu]
 kind = "menu"
 base_url = "{base_url}/sandbox/menu/api"
 application = "{DEMO_APPLICATION_KEY}"
 auth_type = "email"
+loyalty = "loyalty"
+
+[backends.loyalty]
+kind = "open_loyalty"
+base_url = "{base_url}/sandbox/loyalty/api"
+admin_username = "{DEMO_ADMIN_USERNAME}"
+admin_password = "{DEMO_ADMIN_PASSWORD}"
 """
 
 
 def build_demo(base_url: str) -> Demo:
-    menu = MenuSandbox()
+    menu, loyalty = MenuSandbox(), OpenLoyaltySandbox()
     loaded = parse_settings(demo_config(base_url), source="<demo>", env={})
     app = build_app(
         loaded,
-        extra_routes=[Mount("/sandbox/menu", app=menu.app)],
+        extra_routes=[
+            Mount("/sandbox/menu", app=menu.app),
+            Mount("/sandbox/loyalty", app=loyalty.app),
+            Route("/_demo/outbox", _gateway_outbox),
+        ],
         default_document=walkthrough_document(),
     )
-    return Demo(app=app, base_url=base_url, menu=menu)
+    return Demo(app=app, base_url=base_url, menu=menu, loyalty=loyalty)
+
+
+async def _gateway_outbox(request: Request) -> JSONResponse:
+    """The codes the gateway itself sent (its `outbox` notifier), for the demo only."""
+    notifier = request.app.state.services.notifier
+    messages = notifier.messages if isinstance(notifier, OutboxNotifier) else []
+    return JSONResponse([m.payload() for m in messages])

@@ -74,7 +74,9 @@ def test_the_walkthrough_works_step_by_step(demo: tuple[Demo, httpx.Client]) -> 
     _, client = demo
     signed = post(client, operation("SignIn"))["data"]["signIn"]
     token, cid = signed["token"]["accessToken"], signed["customer"]["id"]
-    assert post(client, operation("Me"), token=token)["data"]["me"]["id"] == cid
+    me = post(client, operation("Me"), token=token)["data"]["me"]
+    assert me["id"] == cid
+    assert me["level"]["name"] == "Gold" and me["loyalty"]["points"] == 1720
     token = post(client, operation("Refresh"), token=token)["data"]["refreshToken"]["token"][
         "accessToken"
     ]
@@ -86,3 +88,29 @@ def test_the_walkthrough_works_step_by_step(demo: tuple[Demo, httpx.Client]) -> 
         client, operation("ConfirmEmailChange"), {"id": cid, "code": code}, token=token
     )
     assert confirmed["data"]["confirmEmailChange"]["customer"]["email"] == "ada@example.org"
+
+
+def test_open_loyalty_email_change_codes_appear_in_the_demo_outbox(
+    demo: tuple[Demo, httpx.Client],
+) -> None:
+    _, client = demo
+    signed = post(
+        client,
+        'mutation { signIn(backend: "loyalty", username: "ada.lovelace@example.com", password: "loyalty-demo-pass") { token { accessToken } customer { id } } }',
+    )["data"]["signIn"]
+    token, cid = signed["token"]["accessToken"], signed["customer"]["id"]
+    requested = post(
+        client,
+        'mutation($id: ID!) { requestEmailChange(id: $id, email: "ada@example.net") { pending } }',
+        {"id": cid},
+        token=token,
+    )
+    assert requested["data"]["requestEmailChange"]["pending"] is True
+    code = client.get("/_demo/outbox").json()[-1]["code"]
+    done = post(
+        client,
+        "mutation($id: ID!, $c: String!) { confirmEmailChange(id: $id, code: $c) { customer { email } } }",
+        {"id": cid, "c": code},
+        token=token,
+    )
+    assert done["data"]["confirmEmailChange"]["customer"]["email"] == "ada@example.net"

@@ -6,16 +6,25 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from customer_gateway.sandbox.menu import MenuSandbox
+from customer_gateway.sandbox.open_loyalty import OpenLoyaltySandbox
 
 __all__ = ["MOUNTS", "build_sandbox_app"]
 
 # Where each emulator lives; its vendor API answers at <mount>/api.
-MOUNTS = {"menu": "/sandbox/menu", "menu-phone": "/sandbox/menu-phone"}
+MOUNTS = {
+    "menu": "/sandbox/menu",
+    "menu-phone": "/sandbox/menu-phone",
+    "loyalty": "/sandbox/loyalty",
+}
 
 
 def build_sandbox_app(base_url: str) -> tuple[Starlette, str]:
     """The emulators alone, with a description of where each one answers."""
-    sandboxes = {"menu": MenuSandbox(), "menu-phone": MenuSandbox(auth_type="phone")}
+    sandboxes: dict[str, MenuSandbox | OpenLoyaltySandbox] = {
+        "menu": MenuSandbox(),
+        "menu-phone": MenuSandbox(auth_type="phone"),
+        "loyalty": OpenLoyaltySandbox(),
+    }
     lines = ["customer-gateway sandbox (vendor emulators with demo data)"]
     for name, mount in MOUNTS.items():
         lines.append(f"  {name:10} {base_url}{mount}/api")
