@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -35,12 +36,12 @@ from customer_gateway.web.middleware import RequestIdMiddleware
 __all__ = ["build_app", "build_services"]
 
 
-def build_store(url: str) -> Store:
+def build_store(url: str, clock: Callable[[], float] = time.time) -> Store:
     if url == "memory://":
-        return MemoryStore()
+        return MemoryStore(clock)
     from customer_gateway.otp.redis_store import RedisStore
 
-    return RedisStore(url)
+    return RedisStore(url, clock=clock)
 
 
 def build_notifier(otp: OtpSection) -> Notifier:
@@ -68,7 +69,10 @@ def _otp_secret(otp: OtpSection) -> bytes:
 
 
 def build_services(
-    loaded: LoadedSettings, *, connectors: Mapping[str, Connector] | None = None
+    loaded: LoadedSettings,
+    *,
+    connectors: Mapping[str, Connector] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> tuple[Services, Store]:
     """Connectors (one pooled HTTP client each), the store and the use-case services."""
     if connectors is None:
@@ -77,7 +81,7 @@ def build_services(
             for name, backend in loaded.backends.items()
         }
     backends = Backends(connectors)
-    store = build_store(loaded.settings.store.url)
+    store = build_store(loaded.settings.store.url, clock)
     otp = loaded.settings.otp
     limits = ChangeLimits(
         ttl_s=otp.ttl_s,
@@ -87,7 +91,12 @@ def build_services(
     )
     notifier = build_notifier(otp)
     changes = ChangeService(
-        backends, store, hasher=CodeHasher(_otp_secret(otp)), notifier=notifier, limits=limits
+        backends,
+        store,
+        hasher=CodeHasher(_otp_secret(otp)),
+        notifier=notifier,
+        limits=limits,
+        clock=clock,
     )
     services = Services(
         backends=backends,
@@ -106,8 +115,10 @@ def build_app(
     extra_routes: Sequence[BaseRoute] = (),
     default_document: str | None = None,
     connectors: Mapping[str, Connector] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    services, store = build_services(loaded, connectors=connectors)
+    """The gateway app; `clock` is for tests that need OTP expiry without waiting."""
+    services, store = build_services(loaded, connectors=connectors, clock=clock)
     gateway = loaded.settings.gateway
     schema = build_schema(SchemaOptions(introspection=gateway.introspection))
     graphql = GatewayGraphQL(

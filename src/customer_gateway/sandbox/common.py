@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -27,6 +29,7 @@ __all__ = [
     "JournalMiddleware",
     "Outbox",
     "OutboxMessage",
+    "emulator_app",
     "inspection_routes",
     "jwt_decode_hs256",
     "jwt_encode_hs256",
@@ -213,3 +216,21 @@ def jwt_decode_hs256(token: str, secret: bytes) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return claims if isinstance(claims, dict) else None
+
+
+def emulator_app(
+    routes: list[Route], *, journal: Journal, outbox: Outbox, clock: Clock, faults: Any
+) -> Starlette:
+    """A vendor emulator: its routes plus the inspection ones, behind journal and fault plan.
+
+    The journal sits outside the fault plan, so a faulted request is still recorded.
+    """
+    from customer_gateway.sandbox.faults import FaultMiddleware, fault_routes
+
+    return Starlette(
+        routes=[*routes, *inspection_routes(journal, outbox), *fault_routes(faults)],
+        middleware=[
+            Middleware(JournalMiddleware, journal=journal, clock=clock),
+            Middleware(FaultMiddleware, plan=faults),
+        ],
+    )

@@ -20,8 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,12 +27,12 @@ from starlette.routing import Route
 from customer_gateway.sandbox.common import (
     Clock,
     Journal,
-    JournalMiddleware,
     Outbox,
-    inspection_routes,
+    emulator_app,
     jwt_decode_hs256,
     jwt_encode_hs256,
 )
+from customer_gateway.sandbox.faults import FaultPlan
 from customer_gateway.sandbox.kibo_model import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -117,6 +115,7 @@ class KiboSandbox:
         self.app_token_ttl_s = app_token_ttl_s
         self.access_ttl_s, self.refresh_ttl_s = access_ttl_s, refresh_ttl_s
         self.journal = Journal()
+        self.faults = FaultPlan()
         self.outbox = Outbox()  # Kibo sends no change codes; kept for a uniform sandbox surface
         self._secret = secrets.token_bytes(32)
         self._app_tokens: dict[str, float] = {}
@@ -134,9 +133,12 @@ class KiboSandbox:
                     last_name=demo.last_name,
                     phone=demo.phone,
                 )
-        self.app = Starlette(
-            routes=[*self._routes(), *inspection_routes(self.journal, self.outbox)],
-            middleware=[Middleware(JournalMiddleware, journal=self.journal, clock=self.clock)],
+        self.app = emulator_app(
+            self._routes(),
+            journal=self.journal,
+            outbox=self.outbox,
+            clock=self.clock,
+            faults=self.faults,
         )
 
     # --- helpers for tests and the demo ------------------------------------------------

@@ -24,8 +24,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -33,13 +31,13 @@ from starlette.routing import Route
 from customer_gateway.sandbox.common import (
     Clock,
     Journal,
-    JournalMiddleware,
     Outbox,
     OutboxMessage,
-    inspection_routes,
+    emulator_app,
     jwt_decode_hs256,
     jwt_encode_hs256,
 )
+from customer_gateway.sandbox.faults import FaultPlan
 from customer_gateway.sandbox.menu_model import (
     DEMO_APPLICATION_KEY,
     DEMO_CUSTOMERS,
@@ -92,6 +90,7 @@ class MenuSandbox:
         self.otp_ttl_s = otp_ttl_s
         self.otp_max_attempts = otp_max_attempts
         self.journal = Journal()
+        self.faults = FaultPlan()
         self.outbox = Outbox()
         self._secret = secrets.token_bytes(32)
         self._accounts: dict[str, Account] = {}
@@ -109,9 +108,12 @@ class MenuSandbox:
                     phone_number=demo.phone_number,
                     locale=demo.locale,
                 )
-        self.app = Starlette(
-            routes=[*self._routes(), *inspection_routes(self.journal, self.outbox)],
-            middleware=[Middleware(JournalMiddleware, journal=self.journal, clock=self.clock)],
+        self.app = emulator_app(
+            self._routes(),
+            journal=self.journal,
+            outbox=self.outbox,
+            clock=self.clock,
+            faults=self.faults,
         )
 
     # --- test and demo helpers ---------------------------------------------------------

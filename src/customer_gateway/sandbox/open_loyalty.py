@@ -23,8 +23,6 @@ from urllib.parse import parse_qsl
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -32,11 +30,11 @@ from starlette.routing import Route
 from customer_gateway.sandbox.common import (
     Clock,
     Journal,
-    JournalMiddleware,
     Outbox,
     OutboxMessage,
-    inspection_routes,
+    emulator_app,
 )
+from customer_gateway.sandbox.faults import FaultPlan
 from customer_gateway.sandbox.open_loyalty_model import (
     DEMO_CUSTOMERS,
     LEVELS,
@@ -110,6 +108,7 @@ class OpenLoyaltySandbox:
         self.token_ttl_s = token_ttl_s
         self.tier_assign_type = tier_assign_type
         self.journal = Journal()
+        self.faults = FaultPlan()
         self.outbox = Outbox()
         self._customers: dict[str, LoyaltyCustomer] = {}
         self._refresh: dict[str, tuple[str, float]] = {}  # token -> (subject id, valid until)
@@ -123,9 +122,12 @@ class OpenLoyaltySandbox:
                     phone=demo.phone,
                     points=demo.points,
                 )
-        self.app = Starlette(
-            routes=[*self._routes(), *inspection_routes(self.journal, self.outbox)],
-            middleware=[Middleware(JournalMiddleware, journal=self.journal, clock=self.clock)],
+        self.app = emulator_app(
+            self._routes(),
+            journal=self.journal,
+            outbox=self.outbox,
+            clock=self.clock,
+            faults=self.faults,
         )
 
     # --- helpers for tests and the demo ------------------------------------------------
