@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from customer_gateway.app import build_app
+from customer_gateway.sandbox.kibo import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_SITE,
+    DEMO_TENANT,
+    KiboSandbox,
+)
 from customer_gateway.sandbox.menu import MenuSandbox
 from customer_gateway.sandbox.open_loyalty import (
     DEMO_ADMIN_PASSWORD,
@@ -40,8 +50,10 @@ class Sandboxes:
         self.menu = MenuSandbox()
         self.menu_phone = MenuSandbox(auth_type="phone")
         self.loyalty = OpenLoyaltySandbox()
+        self.kibo = KiboSandbox()
         swap.app = Starlette(
             routes=[
+                Mount("/kibo", app=self.kibo.app),
                 Mount("/menu", app=self.menu.app),
                 Mount("/menu-phone", app=self.menu_phone.app),
                 Mount("/loyalty", app=self.loyalty.app),
@@ -84,9 +96,15 @@ def make_gateway() -> Iterator[GatewayFactory]:
     """Build a gateway from TOML backend sections; driven through Starlette's TestClient."""
     clients: list[TestClient] = []
 
-    def make(backends: str, *, gateway: str = "introspection = true") -> TestClient:
-        text = f'[gateway]\nadmin_keys = ["{ADMIN_KEY}"]\n{gateway}\n{backends}'
-        app = build_app(parse_settings(text, env={}))
+    def make(
+        backends: str,
+        *,
+        gateway: str = "introspection = true",
+        extra: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> TestClient:
+        text = f'[gateway]\nadmin_keys = ["{ADMIN_KEY}"]\n{gateway}\n{extra}\n{backends}'
+        app = build_app(parse_settings(text, env={}), clock=clock)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
@@ -95,6 +113,38 @@ def make_gateway() -> Iterator[GatewayFactory]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@dataclass
+class LiveGateway:
+    """A gateway on a real uvicorn server, for tests that send concurrent requests."""
+
+    app: Starlette
+    client: httpx.Client
+    url: str
+
+
+LiveGatewayFactory = Callable[..., LiveGateway]
+
+
+@pytest.fixture
+def make_live_gateway() -> Iterator[LiveGatewayFactory]:
+    started: list[tuple[LiveServer, httpx.Client]] = []
+
+    def make(
+        backends: str, *, extra: str = "", clock: Callable[[], float] = time.time
+    ) -> LiveGateway:
+        text = f'[gateway]\nadmin_keys = ["{ADMIN_KEY}"]\n{extra}\n{backends}'
+        app = build_app(parse_settings(text, env={}), clock=clock)
+        server = LiveServer(app).__enter__()
+        client = httpx.Client(base_url=server.url, timeout=15)
+        started.append((server, client))
+        return LiveGateway(app, client, server.url)
+
+    yield make
+    for server, client in started:
+        client.close()
+        server.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -122,5 +172,28 @@ def linked_gateway(make_gateway: GatewayFactory, sandboxes: Sandboxes) -> TestCl
     """Menu linked to Open Loyalty ("loyalty"), which is also reachable on its own."""
     return make_gateway(
         menu_backend("menu", sandboxes.url("menu"), extra='loyalty = "loyalty"')
+        + loyalty_backend("loyalty", sandboxes.url("loyalty"))
+    )
+
+
+def kibo_backend(name: str, base_url: str, extra: str = "") -> str:
+    return f"""
+[backends.{name}]
+kind = "kibo"
+base_url = "{base_url}"
+auth_url = "{base_url}"
+tenant = {DEMO_TENANT}
+site = {DEMO_SITE}
+client_id = "{DEMO_CLIENT_ID}"
+client_secret = "{DEMO_CLIENT_SECRET}"
+{extra}
+"""
+
+
+@pytest.fixture
+def kibo_gateway(make_gateway: GatewayFactory, sandboxes: Sandboxes) -> TestClient:
+    """Kibo linked to Open Loyalty."""
+    return make_gateway(
+        kibo_backend("kibo", sandboxes.url("kibo"), extra='loyalty = "loyalty"')
         + loyalty_backend("loyalty", sandboxes.url("loyalty"))
     )
