@@ -197,3 +197,12 @@ def kibo_gateway(make_gateway: GatewayFactory, sandboxes: Sandboxes) -> TestClie
         kibo_backend("kibo", sandboxes.url("kibo"), extra='loyalty = "loyalty"')
         + loyalty_backend("loyalty", sandboxes.url("loyalty"))
     )
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis server for the whole run (the shared store is tested against the real thing)."""
+    from support.redis_server import redis_server
+
+    with redis_server() as url:
+        yield url
