@@ -44,8 +44,8 @@ def build_store(url: str, clock: Callable[[], float] = time.time) -> Store:
     return RedisStore(url, clock=clock)
 
 
-def build_notifier(otp: OtpSection) -> Notifier:
-    webhook = WebhookNotifier(str(otp.webhook_url)) if otp.webhook_url else None
+def build_notifier(otp: OtpSection, secret: bytes) -> Notifier:
+    webhook = WebhookNotifier(str(otp.webhook_url), secret) if otp.webhook_url else None
     if otp.notifier == "webhook" and webhook is not None:
         return webhook
     if otp.notifier == "smtp" and otp.smtp_host and otp.smtp_from:
@@ -89,11 +89,12 @@ def build_services(
         sends_per_customer=otp.sends_per_customer,
         send_window_s=otp.send_window_s,
     )
-    notifier = build_notifier(otp)
+    secret = _otp_secret(otp)
+    notifier = build_notifier(otp, secret)
     changes = ChangeService(
         backends,
         store,
-        hasher=CodeHasher(_otp_secret(otp)),
+        hasher=CodeHasher(secret),
         notifier=notifier,
         limits=limits,
         clock=clock,

@@ -13,6 +13,13 @@ from starlette.routing import Mount, Route
 
 from customer_gateway.app import build_app
 from customer_gateway.otp.notify import OutboxNotifier
+from customer_gateway.sandbox.kibo import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_SITE,
+    DEMO_TENANT,
+    KiboSandbox,
+)
 from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY, DEMO_CUSTOMERS, MenuSandbox
 from customer_gateway.sandbox.open_loyalty import (
     DEMO_ADMIN_PASSWORD,
@@ -36,6 +43,7 @@ class Demo:
     base_url: str
     menu: MenuSandbox
     loyalty: OpenLoyaltySandbox
+    kibo: KiboSandbox
 
     def banner(self) -> str:
         ada = DEMO_CUSTOMERS[0]
@@ -70,6 +78,16 @@ application = "{DEMO_APPLICATION_KEY}"
 auth_type = "email"
 loyalty = "loyalty"
 
+[backends.kibo]
+kind = "kibo"
+base_url = "{base_url}/sandbox/kibo/api"
+auth_url = "{base_url}/sandbox/kibo/api"
+tenant = {DEMO_TENANT}
+site = {DEMO_SITE}
+client_id = "{DEMO_CLIENT_ID}"
+client_secret = "{DEMO_CLIENT_SECRET}"
+loyalty = "loyalty"
+
 [backends.loyalty]
 kind = "open_loyalty"
 base_url = "{base_url}/sandbox/loyalty/api"
@@ -79,18 +97,19 @@ admin_password = "{DEMO_ADMIN_PASSWORD}"
 
 
 def build_demo(base_url: str) -> Demo:
-    menu, loyalty = MenuSandbox(), OpenLoyaltySandbox()
+    menu, loyalty, kibo = MenuSandbox(), OpenLoyaltySandbox(), KiboSandbox()
     loaded = parse_settings(demo_config(base_url), source="<demo>", env={})
     app = build_app(
         loaded,
         extra_routes=[
             Mount("/sandbox/menu", app=menu.app),
             Mount("/sandbox/loyalty", app=loyalty.app),
+            Mount("/sandbox/kibo", app=kibo.app),
             Route("/_demo/outbox", _gateway_outbox),
         ],
         default_document=walkthrough_document(),
     )
-    return Demo(app=app, base_url=base_url, menu=menu, loyalty=loyalty)
+    return Demo(app=app, base_url=base_url, menu=menu, loyalty=loyalty, kibo=kibo)
 
 
 async def _gateway_outbox(request: Request) -> JSONResponse:

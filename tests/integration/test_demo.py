@@ -114,3 +114,42 @@ def test_open_loyalty_email_change_codes_appear_in_the_demo_outbox(
         token=token,
     )
     assert done["data"]["confirmEmailChange"]["customer"]["email"] == "ada@example.net"
+
+
+def test_kibo_email_change_confirmed_with_the_demo_outbox_code(
+    demo: tuple[Demo, httpx.Client],
+) -> None:
+    _, client = demo
+    signed = post(
+        client,
+        'mutation { signIn(backend: "kibo", username: "ada.lovelace@example.com", password: "kibo-demo-pass") { token { accessToken } customer { id loyalty { points } } } }',
+    )["data"]["signIn"]
+    token, cid = signed["token"]["accessToken"], signed["customer"]["id"]
+    assert signed["customer"]["loyalty"]["points"] == 1720
+    requested = post(
+        client,
+        'mutation($id: ID!) { requestEmailChange(id: $id, email: "ada@example.net") { pending } }',
+        {"id": cid},
+        token=token,
+    )
+    assert requested["data"]["requestEmailChange"]["pending"] is True
+    code = client.get("/_demo/outbox").json()[-1]["code"]
+    done = post(
+        client,
+        "mutation($id: ID!, $c: String!) { confirmEmailChange(id: $id, code: $c) { customer { email } } }",
+        {"id": cid, "c": code},
+        token=token,
+    )
+    assert done["data"]["confirmEmailChange"]["customer"]["email"] == "ada@example.net"
+
+
+def test_sandbox_command_app_serves_every_emulator() -> None:
+    from starlette.testclient import TestClient
+
+    from customer_gateway.sandbox.app import MOUNTS, build_sandbox_app
+
+    app, description = build_sandbox_app("http://127.0.0.1:9000")
+    client = TestClient(app)
+    for mount in MOUNTS.values():
+        assert f"http://127.0.0.1:9000{mount}/api" in description
+        assert client.get(f"{mount}/_sandbox/journal").json() == []

@@ -7,7 +7,11 @@ operator runs (which may send email or SMS); `smtp` sends email itself and SMS t
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import smtplib
+import time
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from typing import Protocol
@@ -15,12 +19,14 @@ from typing import Protocol
 import httpx
 
 __all__ = [
+    "SIGNATURE_HEADER",
     "Notifier",
     "OtpMessage",
     "OutboxNotifier",
     "SmtpNotifier",
     "SmtpSettings",
     "WebhookNotifier",
+    "sign",
 ]
 
 
@@ -65,19 +71,40 @@ class OutboxNotifier:
         return None
 
 
+SIGNATURE_HEADER = "X-Customer-Gateway-Signature"
+
+
+def sign(secret: bytes, timestamp: int, body: bytes) -> str:
+    """`t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`: receivers check it and the age."""
+    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
 class WebhookNotifier:
-    """POSTs `{channel, to, code, purpose, backend, customerId}` as JSON."""
+    """POSTs `{channel, to, code, purpose, backend, customerId}` as JSON, signed with the
+    `[otp] secret` so the receiver knows the gateway sent it."""
 
     def __init__(
-        self, url: str, *, timeout_s: float = 5.0, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        url: str,
+        secret: bytes,
+        *,
+        timeout_s: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url
+        self._secret = secret
         self._client = httpx.AsyncClient(
             timeout=timeout_s, follow_redirects=False, trust_env=False, transport=transport
         )
 
     async def send(self, message: OtpMessage) -> None:
-        response = await self._client.post(self.url, json=message.payload())
+        body = json.dumps(message.payload(), separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self._secret, int(time.time()), body),
+        }
+        response = await self._client.post(self.url, content=body, headers=headers)
         response.raise_for_status()
 
     async def aclose(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from customer_gateway.sandbox.kibo import KiboSandbox
 from customer_gateway.sandbox.menu import MenuSandbox
 from customer_gateway.sandbox.open_loyalty import OpenLoyaltySandbox
 
@@ -15,15 +16,17 @@ MOUNTS = {
     "menu": "/sandbox/menu",
     "menu-phone": "/sandbox/menu-phone",
     "loyalty": "/sandbox/loyalty",
+    "kibo": "/sandbox/kibo",
 }
 
 
 def build_sandbox_app(base_url: str) -> tuple[Starlette, str]:
     """The emulators alone, with a description of where each one answers."""
-    sandboxes: dict[str, MenuSandbox | OpenLoyaltySandbox] = {
+    sandboxes: dict[str, MenuSandbox | OpenLoyaltySandbox | KiboSandbox] = {
         "menu": MenuSandbox(),
         "menu-phone": MenuSandbox(auth_type="phone"),
         "loyalty": OpenLoyaltySandbox(),
+        "kibo": KiboSandbox(),
     }
     lines = ["customer-gateway sandbox (vendor emulators with demo data)"]
     for name, mount in MOUNTS.items():

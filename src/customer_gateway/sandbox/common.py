@@ -31,6 +31,7 @@ __all__ = [
     "OutboxMessage",
     "emulator_app",
     "inspection_routes",
+    "is_inspection",
     "jwt_decode_hs256",
     "jwt_encode_hs256",
 ]
@@ -94,6 +95,12 @@ class Journal:
         return len(self.matching(method, path_contains))
 
 
+def is_inspection(scope: Scope) -> bool:
+    """A request for the sandbox's own inspection routes (mounted or not): not vendor traffic."""
+    relative = str(scope["path"]).removeprefix(str(scope.get("root_path", "")))
+    return relative.startswith("/_sandbox")
+
+
 class JournalMiddleware:
     """ASGI middleware that records each HTTP request (headers and full body) in a Journal."""
 
@@ -103,7 +110,7 @@ class JournalMiddleware:
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+        if scope["type"] != "http" or is_inspection(scope):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -225,7 +232,7 @@ def emulator_app(
 
     The journal sits outside the fault plan, so a faulted request is still recorded.
     """
-    from customer_gateway.sandbox.faults import FaultMiddleware, fault_routes
+    from customer_gateway.sandbox.faults import FaultMiddleware, fault_routes  # circular at load
 
     return Starlette(
         routes=[*routes, *inspection_routes(journal, outbox), *fault_routes(faults)],

@@ -21,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from customer_gateway.sandbox.common import is_inspection
+
 __all__ = ["FAULT_KINDS", "Fault", "FaultMiddleware", "FaultPlan", "fault_routes"]
 
 FAULT_KINDS = frozenset({"status", "delay", "hang", "malformed", "html", "drop", "apply_then_drop"})
@@ -73,7 +75,7 @@ class FaultMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fault = None
-        if scope["type"] == "http" and not scope["path"].startswith("/_sandbox"):
+        if scope["type"] == "http" and not is_inspection(scope):
             fault = self.plan.take(scope["method"], scope["path"])
         if fault is None:
             await self.app(scope, receive, send)
