@@ -501,3 +501,22 @@ def test_the_admin_token_is_fetched_once_for_many_requests(
     assert loyalty.journal.count("POST", "admin/login_check") == 1
     login = loyalty.journal.matching("POST", "admin/login_check")[0].json()
     assert login["_username"] == "admin"
+
+
+def test_a_customer_token_cannot_reach_another_customers_loyalty(
+    linked_gateway: TestClient, sandboxes: Sandboxes
+) -> None:
+    ada = menu_token(linked_gateway, "ada.lovelace@example.com", "menu-demo-pass")
+    grace = gql(
+        linked_gateway,
+        'mutation { signIn(backend: "menu", username: "grace.hopper@example.com", password: "menu-demo-pass-2") { customer { id } } }',
+    )["data"]["signIn"]["customer"]["id"]
+    sandboxes.loyalty.journal.clear()
+    body = gql(
+        linked_gateway,
+        "query($id: ID!) { customer(id: $id) { email loyalty { points } level { name } } }",
+        {"id": grace},
+        token=ada,
+    )
+    assert error_codes(body) == ["FORBIDDEN"] and body["data"] == {"customer": None}
+    assert sandboxes.loyalty.journal.count() == 0

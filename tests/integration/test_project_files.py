@@ -60,3 +60,16 @@ def test_example_config_is_valid(monkeypatch) -> None:  # type: ignore[no-untype
     monkeypatch.setenv("GATEWAY_ADMIN_KEY", "x" * 20)
     monkeypatch.setenv("MENU_APPLICATION_KEY", "a" * 32)
     assert main(["check-config", str(ROOT / "examples" / "gateway.toml")]) == 0
+
+
+def test_every_graphql_example_in_the_readme_is_valid() -> None:
+    from graphql import parse, validate
+
+    from customer_gateway.api.schema import SchemaOptions, build_schema
+
+    schema = build_schema(SchemaOptions(introspection=True))._schema
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```graphql\n(.+?)```", readme, re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        assert validate(schema, parse(block)) == [], block[:80]
