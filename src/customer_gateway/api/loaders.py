@@ -8,7 +8,7 @@ from typing import Any, cast
 from aiodataloader import DataLoader
 
 from customer_gateway.domain import AuthenticationError, Customer, LoyaltyStatus
-from customer_gateway.services import Backends
+from customer_gateway.services import Backends, Caller, CustomerService
 from customer_gateway.services.loyalty import LoyaltyService
 
 __all__ = ["Loaders"]
@@ -29,6 +29,21 @@ class Loaders:
         self.loyalty_status: DataLoader[LoyaltyKey, LoyaltyStatus | None] = DataLoader(
             self._loyalty_statuses
         )
+        self.customer: DataLoader[str, Customer] | None = None  # set once the caller is known
+
+    def bind(self, customers: CustomerService, caller: Caller) -> None:
+        """Customers by global id, batched per backend and checked against this caller."""
+
+        async def load(global_ids: list[str]) -> list[Customer]:
+            results = await customers.customers_by_ids(global_ids, caller=caller)
+            return cast("list[Customer]", results)  # errors are returned in place
+
+        self.customer = DataLoader(load)
+
+    async def customer_by_id(self, global_id: str) -> Customer:
+        if self.customer is None:
+            raise RuntimeError("Loaders.bind() was not called")
+        return await self.customer.load(global_id)
 
     async def _identities(self, backend_names: list[str]) -> list[Customer]:
         """The bearer token's customer on each backend (the token is only valid on one).

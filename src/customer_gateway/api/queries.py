@@ -60,8 +60,7 @@ class Query:
 
     @strawberry.field(description="Own id with a customer token; any id with the admin key.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        found = await info.context.services.customers.customer(str(id), info.context.caller)
-        return Customer.from_domain(found)
+        return Customer.from_domain(await info.context.loaders.customer_by_id(str(id)))
 
     @strawberry.field(description="Admin key required. `first` is at most 100.")
     async def customers(

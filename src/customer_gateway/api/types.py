@@ -218,8 +218,8 @@ class Customer:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
-        customer = await info.context.services.customers.customer(str(id), info.context.caller)
-        return cls.from_domain(customer)
+        """Federation entities: batched per request, same access rules as `customer(id)`."""
+        return cls.from_domain(await info.context.loaders.customer_by_id(str(id)))
 
 
 @strawberry.type

@@ -1,20 +1,53 @@
-"""The Strawberry view: builds each request's context from its headers."""
+"""The Strawberry view: each request's context, and GraphQL-over-HTTP framing of every answer.
+
+Every answer is a GraphQL response body (never plain text), as `application/json` or, when the
+client asks for it, `application/graphql-response+json`, where a request error (a document that
+does not parse or validate) is a 400 without a `data` entry.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
 
 from customer_gateway.api.context import GatewayContext, Services
 from customer_gateway.api.loaders import Loaders
 from customer_gateway.services import Caller, admin_key_matches
 
-__all__ = ["GatewayGraphQL"]
+__all__ = ["GRAPHQL_RESPONSE_JSON", "GatewayGraphQL"]
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+REQUEST_ERROR_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
+
+
+def response_media_type(request: Request) -> str:
+    """graphql-response+json when the client lists it before application/json (or alone)."""
+    accept = request.headers.get("accept", "")
+    modern = accept.find(GRAPHQL_RESPONSE_JSON)
+    legacy = accept.find("application/json")
+    if modern >= 0 and (legacy < 0 or modern < legacy):
+        return GRAPHQL_RESPONSE_JSON
+    return "application/json"
+
+
+def _with_codes(errors: list[Any]) -> list[Any]:
+    """Errors raised before execution (e.g. a syntax error) get their documented code too."""
+    for error in errors:
+        extensions = error.setdefault("extensions", {})
+        if "code" not in extensions:
+            syntax = str(error.get("message", "")).startswith("Syntax Error")
+            extensions["code"] = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+    return errors
 
 
 def bearer_token(request: Request | WebSocket) -> str | None:
@@ -54,7 +87,57 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             identify=loaders.identity.load,
             client_address=request.client.host if request.client else None,
         )
+        loaders.bind(self.services.customers, caller)
+        request.state.sub_response = response
         return GatewayContext(request, response, self.services, caller, loaders)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await Response(status_code=404)(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = self.error_response(request, error.status_code, error.reason)
+        await response(scope, receive, send)
+
+    def error_response(self, request: Request, status: int, message: str) -> Response:
+        """A transport-level refusal (bad JSON, no query, wrong method) as a GraphQL body."""
+        body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+        headers = {"Allow": "GET, POST"} if status == 405 else None
+        return Response(
+            self.encode_json(body),
+            status_code=status,
+            media_type=response_media_type(request),
+            headers=headers,
+        )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data = await super().process_result(request, result)
+        errors: list[Any] = _with_codes(list(data.get("errors") or []))
+        media_type = response_media_type(request)
+        sub_response: Response = request.state.sub_response
+        sub_response.media_type = media_type
+        request_error = bool(errors) and all(
+            e["extensions"]["code"] in REQUEST_ERROR_CODES for e in errors
+        )
+        if media_type == GRAPHQL_RESPONSE_JSON and request_error and data.get("data") is None:
+            sub_response.status_code = 400
+            data.pop("data", None)  # a request error has no data entry at all
+        return data
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or "application/json"
+        response.headers["content-type"] = media_type
+        return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
         html = self.graphql_ide_html

@@ -6,6 +6,7 @@ Operations a vendor lacks raise UnsupportedError (UnsupportedOperations gives th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,6 +23,7 @@ from customer_gateway.domain import (
     CustomerUpdate,
     Level,
     LoyaltyStatus,
+    NotFoundError,
     UnsupportedError,
 )
 
@@ -96,6 +98,12 @@ class Connector(Protocol):
 
     async def get_customer(self, native_id: str, credentials: Credentials) -> Customer: ...
 
+    async def get_customers(
+        self, native_ids: Sequence[str], credentials: Credentials
+    ) -> dict[str, Customer]:
+        """Many customers at once (federation entities); unknown ids are left out."""
+        ...
+
     async def update_customer(
         self, native_id: str, update: CustomerUpdate, credentials: Credentials
     ) -> Customer: ...
@@ -158,6 +166,22 @@ class UnsupportedOperations:
 
     async def get_customer(self, native_id: str, credentials: Credentials) -> Customer:
         raise self._unsupported()
+
+    async def get_customers(
+        self, native_ids: Sequence[str], credentials: Credentials
+    ) -> dict[str, Customer]:
+        """Concurrent single reads, for vendors without a batch read; at most 10 at a time."""
+        limit = asyncio.Semaphore(10)
+
+        async def one(native_id: str) -> tuple[str, Customer | None]:
+            async with limit:
+                try:
+                    return native_id, await self.get_customer(native_id, credentials)
+                except NotFoundError:
+                    return native_id, None
+
+        found = await asyncio.gather(*(one(i) for i in dict.fromkeys(native_ids)))
+        return {native_id: customer for native_id, customer in found if customer is not None}
 
     async def update_customer(
         self, native_id: str, update: CustomerUpdate, credentials: Credentials

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 from customer_gateway.connectors.protocol import Capability, Connector, ServiceCredentials
 from customer_gateway.domain import (
     AuthResult,
@@ -10,9 +13,12 @@ from customer_gateway.domain import (
     CustomerPage,
     CustomerUpdate,
     FieldProblem,
+    GatewayError,
     InvalidInputError,
     InvalidTokenError,
     Level,
+    NotFoundError,
+    PermissionDeniedError,
     ValidationError,
     decode_customer_id,
 )
@@ -49,14 +55,46 @@ class CustomerService:
         self.backends.require(backend, Capability.CURRENT_CUSTOMER)
         return await caller.me(backend)
 
-    async def customer(self, global_id: str, caller: Caller) -> Customer:
-        ref = decode_customer_id(global_id)
-        connector = self.backends.get(ref.backend)
-        if not caller.is_admin:
-            await caller.credentials_for(ref)  # refuses anyone else's id, with no upstream call
-            return await caller.me(ref.backend)
-        self.backends.require(ref.backend, Capability.CUSTOMER_BY_ID)
-        return await connector.get_customer(ref.native_id, ServiceCredentials())
+    async def customers_by_ids(
+        self, global_ids: Sequence[str], *, caller: Caller
+    ) -> list[Customer | GatewayError]:
+        """Many ids at once (federation `_entities`): one batch per backend, each id answered
+        with its customer or its own error, under the same rules as `customer(id)`."""
+        results: dict[str, Customer | GatewayError] = {}
+        wanted: dict[str, dict[str, str]] = {}  # backend -> global id -> native id
+        for global_id in dict.fromkeys(global_ids):
+            try:
+                ref = decode_customer_id(global_id)
+                self.backends.get(ref.backend)
+            except GatewayError as error:
+                results[global_id] = error
+                continue
+            wanted.setdefault(ref.backend, {})[global_id] = ref.native_id
+
+        async def one_backend(backend: str, ids: dict[str, str]) -> None:
+            try:
+                found = await self._batch(backend, list(ids.values()), caller)
+            except GatewayError as error:
+                results.update(dict.fromkeys(ids, error))
+                return
+            for global_id, native_id in ids.items():
+                results[global_id] = found.get(native_id) or self._missing(caller)
+
+        await asyncio.gather(*(one_backend(b, ids) for b, ids in wanted.items()))
+        return [results[global_id] for global_id in global_ids]
+
+    async def _batch(
+        self, backend: str, native_ids: list[str], caller: Caller
+    ) -> dict[str, Customer]:
+        if caller.is_admin:
+            connector = self.backends.require(backend, Capability.CUSTOMER_BY_ID)
+            return await connector.get_customers(native_ids, ServiceCredentials())
+        me = await caller.me(backend)  # a customer token reaches its own customer only
+        return {me.native_id: me} if me.native_id in native_ids else {}
+
+    @staticmethod
+    def _missing(caller: Caller) -> GatewayError:
+        return NotFoundError() if caller.is_admin else PermissionDeniedError()
 
     async def customers(
         self,

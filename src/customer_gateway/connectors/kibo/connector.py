@@ -8,7 +8,7 @@ in `x-vol-user-claims`. Kibo has no email/phone confirmation flow, so the gatewa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
@@ -197,9 +197,7 @@ class KiboConnector(UnsupportedOperations):
         )
         if response.status != 200:
             raise InvalidCredentialsError(backend=self.name)
-        return mapped(
-            self.name, lambda: mapping.auth_result_from_ticket(self.name, response.json())
-        )
+        return self._ticket(response)
 
     async def refresh_token(self, refresh_token: str) -> AuthResult:
         response = await self._call(
@@ -210,9 +208,7 @@ class KiboConnector(UnsupportedOperations):
         )
         if response.status != 200:
             raise InvalidTokenError(field=("refreshToken",), backend=self.name)
-        return mapped(
-            self.name, lambda: mapping.auth_result_from_ticket(self.name, response.json())
-        )
+        return self._ticket(response)
 
     async def current_customer(self, access_token: str) -> Customer:
         response = await self._call(
@@ -267,12 +263,29 @@ class KiboConnector(UnsupportedOperations):
         if limit == 0:
             params["pageSize"] = 1
         response = await self._call("GET", "commerce/customer/accounts", params=params)
-        page = mapped(
-            self.name, lambda: mapping.page_from_collection(self.name, response.json(), offset)
-        )
+        page = self._page(response, offset)
         if limit == 0:
             return CustomerPage(customers=(), offset=offset, total=page.total)
         return page
+
+    async def get_customers(
+        self, native_ids: Sequence[str], credentials: Credentials
+    ) -> dict[str, Customer]:
+        """One filtered list call per 50 ids (service scope), instead of one read per id."""
+        if isinstance(credentials, CustomerCredentials):
+            return await super().get_customers(native_ids, credentials)
+        ids = [str(_account_id(i)) for i in dict.fromkeys(native_ids)]
+        found: dict[str, Customer] = {}
+        for start in range(0, len(ids), 50):
+            chunk = ids[start : start + 50]
+            params = {
+                "startIndex": 0,
+                "pageSize": len(chunk),
+                "filter": " or ".join(f"id eq {i}" for i in chunk),
+            }
+            response = await self._call("GET", "commerce/customer/accounts", params=params)
+            found.update({c.native_id: c for c in self._page(response, 0).customers})
+        return found
 
     async def set_active(self, native_id: str, active: bool) -> Customer:
         action = "EnableAccount" if active else "DisableAccount"
@@ -309,8 +322,17 @@ class KiboConnector(UnsupportedOperations):
         return self._customer(response)
 
     def _customer(self, response: UpstreamResponse) -> Customer:
+        account = self._json(response)
+        return mapped(self.name, lambda: mapping.customer_from_account(self.name, account))
+
+    def _ticket(self, response: UpstreamResponse) -> AuthResult:
+        ticket = response.json()
+        return mapped(self.name, lambda: mapping.auth_result_from_ticket(self.name, ticket))
+
+    def _page(self, response: UpstreamResponse, offset: int) -> CustomerPage:
+        collection = response.json()
         return mapped(
-            self.name, lambda: mapping.customer_from_account(self.name, self._json(response))
+            self.name, lambda: mapping.page_from_collection(self.name, collection, offset)
         )
 
     def _json(self, response: UpstreamResponse) -> dict[str, Any]:
