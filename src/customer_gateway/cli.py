@@ -85,9 +85,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_export_schema(args: argparse.Namespace) -> int:
-    from customer_gateway.api.schema import build_schema
+    from customer_gateway.api.schema import export_sdl
 
-    sys.stdout.write(build_schema().as_str() + "\n")
+    sys.stdout.write(export_sdl())
     return 0
 
 

@@ -26,7 +26,7 @@ from customer_gateway.api.errors import ErrorCodes
 from customer_gateway.api.mutations import Mutation
 from customer_gateway.api.queries import Query
 
-__all__ = ["FEDERATION_VERSION", "SchemaOptions", "build_schema"]
+__all__ = ["FEDERATION_VERSION", "SchemaOptions", "build_schema", "export_sdl"]
 
 FEDERATION_VERSION: Final = "2.7"
 
@@ -67,3 +67,29 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.
         config=StrawberryConfig(disable_field_suggestions=not options.introspection),
         federation_version=FEDERATION_VERSION,
     )
+
+
+# The federation directives the SDL uses, declared so that plain GraphQL tooling (graphql-js
+# buildSchema, codegen) accepts schema.graphql as it is.
+_FEDERATION_DEFINITIONS = """\
+directive @link(url: String!, as: String, for: link__Purpose, import: [link__Import]) \
+repeatable on SCHEMA
+
+directive @key(fields: federation__FieldSet!, resolvable: Boolean = true) \
+repeatable on OBJECT | INTERFACE
+
+scalar link__Import
+
+scalar federation__FieldSet
+
+enum link__Purpose {
+  SECURITY
+  EXECUTION
+}
+
+"""
+
+
+def export_sdl(schema: strawberry.federation.Schema | None = None) -> str:
+    """The public SDL (`schema.graphql`), self-contained for any GraphQL tool."""
+    return _FEDERATION_DEFINITIONS + (schema or build_schema()).as_str() + "\n"
