@@ -30,6 +30,7 @@ from customer_gateway.services.changes import ChangeLimits
 from customer_gateway.services.loyalty import LoyaltyService
 from customer_gateway.settings import LoadedSettings, OtpSection
 from customer_gateway.web.admission import BodySizeLimitMiddleware, CsrfMiddleware
+from customer_gateway.web.graphiql_assets import ASSETS_PREFIX, graphiql_asset_routes
 from customer_gateway.web.health import health_routes
 from customer_gateway.web.middleware import RequestIdMiddleware
 
@@ -122,8 +123,13 @@ def build_app(
     services, store = build_services(loaded, connectors=connectors, clock=clock)
     gateway = loaded.settings.gateway
     schema = build_schema(SchemaOptions(introspection=gateway.introspection))
+    assets = gateway.graphiql_assets if gateway.graphiql_enabled else None
     graphql = GatewayGraphQL(
-        schema, services, graphiql=gateway.graphiql_enabled, default_document=default_document
+        schema,
+        services,
+        graphiql=gateway.graphiql_enabled,
+        default_document=default_document,
+        asset_prefix=ASSETS_PREFIX if assets else None,
     )
 
     @contextlib.asynccontextmanager
@@ -138,6 +144,7 @@ def build_app(
     routes: list[BaseRoute] = [
         Route("/graphql", graphql),  # the view answers every method (405 as a GraphQL body)
         *health_routes(store, [c.name for c in services.backends]),
+        *(graphiql_asset_routes(assets) if assets else []),
         *extra_routes,
     ]
     middleware = [

@@ -67,7 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sock = _bind(args.host, args.port)
     port = sock.getsockname()[1]
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
-    demo = build_demo(f"http://{host}:{port}")
+    demo = build_demo(f"http://{host}:{port}", graphiql_assets=args.graphiql_assets)
     print(demo.banner(), flush=True)
     _run(demo.app, sock, "info")
     return 0
@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="sandbox backends + gateway + demo data, one port")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    demo.add_argument(
+        "--graphiql-assets", default=None, help="serve GraphiQL from this node_modules folder"
+    )
     demo.set_defaults(run=cmd_demo)
 
     sandbox = commands.add_parser("sandbox", help="only the vendor emulators, for frontend work")

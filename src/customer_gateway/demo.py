@@ -60,13 +60,15 @@ class Demo:
         )
 
 
-def demo_config(base_url: str) -> str:
+def demo_config(base_url: str, graphiql_assets: str | None = None) -> str:
     """The demo's gateway.toml: every backend points at its sandbox in this same process."""
+    assets = f"graphiql_assets = {json.dumps(graphiql_assets)}" if graphiql_assets else ""
     return f"""
 [gateway]
 admin_keys = [{json.dumps(DEMO_ADMIN_KEY)}]
 introspection = true
 log_json = false
+{assets}
 
 [otp]
 notifier = "outbox"
@@ -96,9 +98,10 @@ admin_password = "{DEMO_ADMIN_PASSWORD}"
 """
 
 
-def build_demo(base_url: str) -> Demo:
+def build_demo(base_url: str, *, graphiql_assets: str | None = None) -> Demo:
     menu, loyalty, kibo = MenuSandbox(), OpenLoyaltySandbox(), KiboSandbox()
-    loaded = parse_settings(demo_config(base_url), source="<demo>", env={})
+    config = demo_config(base_url, graphiql_assets)
+    loaded = parse_settings(config, source="<demo>", env={})
     app = build_app(
         loaded,
         extra_routes=[

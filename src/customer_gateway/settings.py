@@ -56,6 +56,7 @@ class GatewaySection(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     max_body_bytes: int = Field(2_000_000, ge=1024)
+    graphiql_assets: Path | None = None  # a node_modules folder to serve GraphiQL from
 
     @pydantic.field_validator("admin_keys")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.testclient import TestClient
 
 from conftest import ADMIN_KEY, Sandboxes
@@ -72,3 +74,15 @@ def test_without_credentials_entities_are_unauthenticated(kibo_gateway: TestClie
     body = gql(kibo_gateway, ENTITIES, {"r": reps(encode_customer_id("kibo", "1001"))})
     assert body["data"]["_entities"] == [None]
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_service_sdl_is_served_with_introspection_off(
+    make_gateway: Any, sandboxes: Sandboxes
+) -> None:
+    from conftest import kibo_backend
+
+    production = make_gateway(
+        kibo_backend("kibo", sandboxes.url("kibo")), gateway="introspection = false"
+    )
+    assert "@key" in gql(production, "{ _service { sdl } }")["data"]["_service"]["sdl"]
+    assert gql(production, "{ __schema { types { name } } }")["data"] is None

@@ -63,6 +63,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         *,
         graphiql: bool,
         default_document: str | None = None,
+        asset_prefix: str | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -72,6 +73,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         )
         self.services = services
         self.default_document = default_document
+        self.asset_prefix = asset_prefix
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -141,6 +143,8 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         html = self.graphql_ide_html
+        if self.asset_prefix is not None:
+            html = html.replace("https://unpkg.com/", self.asset_prefix)
         if self.default_document is not None:
             document = json.dumps(self.default_document).replace("</", "<\\/")
             html = html.replace(
