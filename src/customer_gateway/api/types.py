@@ -63,7 +63,7 @@ class Backend:
             name=connector.name,
             kind=BackendKind(connector.kind if connector.kind in known else "other"),
             capabilities=sorted(c.value for c in connector.capabilities),
-            healthy=True,
+            healthy=connector.is_healthy(),
         )
 
 

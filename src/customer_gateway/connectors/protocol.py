@@ -14,6 +14,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from customer_gateway.connectors.transport import Transport
 from customer_gateway.domain import (
     AuthResult,
     ChangeKind,
@@ -90,6 +91,10 @@ class Connector(Protocol):
 
     def change_flow(self, kind: ChangeKind) -> ChangeFlow: ...
 
+    def is_healthy(self) -> bool:
+        """False while the backend's circuit breaker keeps calls away from it."""
+        ...
+
     async def sign_in(self, username: str, password: str) -> AuthResult: ...
 
     async def refresh_token(self, refresh_token: str) -> AuthResult: ...
@@ -151,6 +156,10 @@ class UnsupportedOperations:
     """Default bodies for operations a vendor does not have."""
 
     name: str
+    transport: Transport | None = None
+
+    def is_healthy(self) -> bool:
+        return self.transport is None or self.transport.breaker.healthy
 
     def _unsupported(self) -> UnsupportedError:
         return UnsupportedError(backend=self.name)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 import uuid
 from collections.abc import Collection, Mapping
@@ -24,12 +25,24 @@ from customer_gateway.connectors.failures import (
     classify_exception,
     classify_status,
 )
+from customer_gateway.connectors.resilience import CircuitBreaker, RetryBudget
 from customer_gateway.domain import BackendProtocolError, BackendUnavailableError
 from customer_gateway.observability.logging import current_request_id
+from customer_gateway.observability.metrics import METRICS
 
-__all__ = ["Transport", "UpstreamResponse"]
+__all__ = ["Transport", "UpstreamResponse", "route_template"]
 
 logger = logging.getLogger("customer_gateway.upstream")
+
+# Ids, codes and tokens in paths become `{id}`: logs and metric labels never carry them.
+_VARIABLE_SEGMENT = re.compile(
+    r"(?<=/)(?:\d+|[0-9a-fA-F-]{32,36}|[^/]*[@%][^/]*|[A-Za-z0-9_-]{24,})(?=/|$)"
+)
+
+
+def route_template(path: str) -> str:
+    return _VARIABLE_SEGMENT.sub("{id}", "/" + path.lstrip("/"))
+
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _BACKOFF_BASE_S = 0.1
@@ -80,6 +93,8 @@ class Transport:
         http_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.backend = backend
+        self.breaker = CircuitBreaker(backend)
+        self.budget = RetryBudget()
         self.max_attempts = max(1, max_attempts)
         self.status_table = status_table
         self.max_response_bytes = max_response_bytes
@@ -113,22 +128,43 @@ class Transport:
         error for anything else.
         """
         attempts = self.max_attempts if idempotent else 1
+        self.budget.deposit()
         for attempt in range(1, attempts + 1):
+            self.breaker.before_call()
             try:
                 response = await self._send(method, path, headers, params, json, data)
             except BackendUnavailableError:
-                if attempt < attempts:
+                self.breaker.on_failure()
+                if self._may_retry(attempt, attempts):
                     await self._backoff(attempt, None)
                     continue
                 raise
-            if 200 <= response.status < 300 or response.status in accept:
+            except BackendProtocolError:
+                self.breaker.on_success()  # it answered: unusable, but alive
+                raise
+            failure = None
+            if not (200 <= response.status < 300 or response.status in accept):
+                failure = classify_status(response.status, self.status_table)
+            if response.status >= 500:
+                self.breaker.on_failure()
+            else:
+                self.breaker.on_success()
+            if failure is None:
                 return response
-            failure = classify_status(response.status, self.status_table)
-            if failure.retryable and attempt < attempts:
+            if failure.retryable and self._may_retry(attempt, attempts):
                 await self._backoff(attempt, response.headers.get("retry-after"))
                 continue
             raise failure.error(backend=self.backend)
         raise BackendUnavailableError(backend=self.backend)  # pragma: no cover - loop returns
+
+    def _may_retry(self, attempt: int, attempts: int) -> bool:
+        if attempt >= attempts:
+            return False
+        if not self.budget.withdraw():
+            METRICS.retry_budget_exhausted.labels(self.backend).inc()
+            return False
+        METRICS.upstream_retries.labels(self.backend).inc()
+        return True
 
     async def _send(
         self,
@@ -161,14 +197,20 @@ class Transport:
             status = type(exc).__name__
             raise classify_exception(exc, self.backend, write=write) from None
         finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(path)
+            verb = method.upper()
+            outcome = f"{status // 100}xx" if isinstance(status, int) else status
+            METRICS.upstream_requests.labels(self.backend, verb, route, outcome).inc()
+            METRICS.upstream_seconds.labels(self.backend, verb, route).observe(elapsed)
             logger.info(
                 "upstream call",
                 extra={
                     "backend": self.backend,
-                    "method": method.upper(),
-                    "path": "/" + path.lstrip("/"),
+                    "method": verb,
+                    "path": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(elapsed * 1000, 1),
                     "upstream_request_id": upstream_id,
                     "request_id": current_request_id(),
                 },

@@ -62,6 +62,7 @@ class KiboSettings(BackendSettings):
 
 
 class KiboConnector(UnsupportedOperations):
+    transport: Transport
     kind: ClassVar[str] = "kibo"
     settings_model: ClassVar[type[KiboSettings]] = KiboSettings
     capabilities = frozenset(

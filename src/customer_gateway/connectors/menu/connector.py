@@ -51,6 +51,7 @@ class MenuSettings(BackendSettings):
 
 
 class MenuConnector(UnsupportedOperations):
+    transport: Transport
     kind: ClassVar[str] = "menu"
     settings_model: ClassVar[type[MenuSettings]] = MenuSettings
     capabilities = frozenset(

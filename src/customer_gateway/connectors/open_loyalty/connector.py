@@ -62,6 +62,7 @@ class OpenLoyaltySettings(BackendSettings):
 
 
 class OpenLoyaltyConnector(UnsupportedOperations):
+    transport: Transport
     kind: ClassVar[str] = "open_loyalty"
     settings_model: ClassVar[type[OpenLoyaltySettings]] = OpenLoyaltySettings
     capabilities = frozenset(
