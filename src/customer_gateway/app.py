@@ -143,7 +143,7 @@ def build_app(
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql),  # the view answers every method (405 as a GraphQL body)
-        *health_routes(store, [c.name for c in services.backends]),
+        *health_routes(store, lambda: {c.name: c.is_healthy() for c in services.backends}),
         *(graphiql_asset_routes(assets) if assets else []),
         *extra_routes,
     ]

@@ -24,6 +24,7 @@ from strawberry.types import ExecutionContext
 
 from customer_gateway.api.errors import ErrorCodes
 from customer_gateway.api.mutations import Mutation
+from customer_gateway.api.operation_metrics import OperationMetrics
 from customer_gateway.api.queries import Query
 
 __all__ = ["FEDERATION_VERSION", "SchemaOptions", "build_schema", "export_sdl"]
@@ -51,6 +52,7 @@ class GatewaySchema(strawberry.federation.Schema):
 def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.Schema:
     options = options or SchemaOptions()
     extensions: list[Callable[[], SchemaExtension]] = [
+        OperationMetrics,
         ErrorCodes,
         partial(MaxTokensLimiter, max_token_count=options.max_tokens),
         partial(QueryDepthLimiter, max_depth=options.max_depth),

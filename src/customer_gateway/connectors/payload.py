@@ -15,6 +15,7 @@ from customer_gateway.domain import BackendProtocolError
 T = TypeVar("T")
 
 __all__ = [
+    "count_drift",
     "mapped",
     "opt_bool",
     "opt_date",
@@ -26,6 +27,23 @@ __all__ = [
     "req_mapping",
     "req_str",
 ]
+
+
+def count_drift(
+    backend: str,
+    kind: str,
+    data: Mapping[str, Any],
+    known: frozenset[str],
+    expected: frozenset[str],
+) -> None:
+    """Count vendor fields we do not know and expected ones that are absent (a metric, never a
+    failure): the first sign that a vendor changed its payloads."""
+    from customer_gateway.observability.metrics import METRICS
+
+    for field in data.keys() - known:
+        METRICS.mapping_drift.labels(backend, kind, "unknown", str(field)[:64]).inc()
+    for field in expected - data.keys():
+        METRICS.mapping_drift.labels(backend, kind, "missing", field).inc()
 
 
 def mapped(backend: str, build: Callable[[], T]) -> T:

@@ -1,17 +1,20 @@
-"""Liveness and readiness: neither calls a backend (readiness is about the gateway itself)."""
+"""Liveness, readiness and metrics: none of them calls a backend."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from customer_gateway.observability.metrics import CONTENT_TYPE_LATEST, METRICS
 from customer_gateway.otp.store import Store
 
 __all__ = ["health_routes"]
 
 
-def health_routes(store: Store, backend_names: list[str]) -> list[Route]:
+def health_routes(store: Store, backend_health: Callable[[], dict[str, bool]]) -> list[Route]:
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -20,11 +23,19 @@ def health_routes(store: Store, backend_names: list[str]) -> list[Route]:
             store_ok = await store.ping()
         except Exception:  # any store failure means "not ready", never a 500
             store_ok = False
+        # Backends are reported, not required: one backend down must not take the gateway out of
+        # the load balancer, since every other backend still works (partial failure).
         body = {
             "status": "ready" if store_ok else "unavailable",
             "store": "ok" if store_ok else "unreachable",
-            "backends": backend_names,
+            "backends": {
+                name: "ok" if healthy else "circuit open"
+                for name, healthy in backend_health().items()
+            },
         }
         return JSONResponse(body, status_code=200 if store_ok else 503)
 
-    return [Route("/healthz", healthz), Route("/readyz", readyz)]
+    async def metrics(request: Request) -> Response:
+        return Response(METRICS.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]

@@ -16,7 +16,7 @@ from pydantic import HttpUrl, SecretStr
 
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.kibo import mapping
-from customer_gateway.connectors.payload import mapped
+from customer_gateway.connectors.payload import count_drift, mapped
 from customer_gateway.connectors.protocol import (
     Capability,
     ChangeFlow,
@@ -324,6 +324,7 @@ class KiboConnector(UnsupportedOperations):
 
     def _customer(self, response: UpstreamResponse) -> Customer:
         account = self._json(response)
+        count_drift(self.name, "account", account, mapping.ACCOUNT_FIELDS, mapping.ACCOUNT_EXPECTED)
         return mapped(self.name, lambda: mapping.customer_from_account(self.name, account))
 
     def _ticket(self, response: UpstreamResponse) -> AuthResult:

@@ -29,7 +29,42 @@ from customer_gateway.domain import (
     Token,
 )
 
+ACCOUNT_FIELDS = frozenset(
+    {
+        "id",
+        "userId",
+        "userName",
+        "emailAddress",
+        "firstName",
+        "lastName",
+        "localeCode",
+        "acceptsMarketing",
+        "isActive",
+        "isLocked",
+        "isAnonymous",
+        "hasExternalPassword",
+        "companyOrOrganization",
+        "taxExempt",
+        "taxId",
+        "externalId",
+        "customerSet",
+        "accountType",
+        "customerSinceDate",
+        "auditInfo",
+        "commerceSummary",
+        "contacts",
+        "attributes",
+        "notes",
+        "segments",
+        "migrationRequired",
+        "last2FaDate",
+    }
+)
+ACCOUNT_EXPECTED = frozenset({"id", "emailAddress", "firstName", "lastName"})
+
 __all__ = [
+    "ACCOUNT_EXPECTED",
+    "ACCOUNT_FIELDS",
     "account_with_email",
     "account_with_update",
     "auth_result_from_ticket",

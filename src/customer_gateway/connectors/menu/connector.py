@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr
 
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.menu import mapping
-from customer_gateway.connectors.payload import mapped
+from customer_gateway.connectors.payload import count_drift, mapped
 from customer_gateway.connectors.protocol import (
     Capability,
     ChangeFlow,
@@ -188,6 +188,13 @@ class MenuConnector(UnsupportedOperations):
     def _customer(self, response: UpstreamResponse) -> Customer:
         def build() -> Customer:
             account = mapping.account_from_envelope(response.json())
+            count_drift(
+                self.name,
+                "customer_account",
+                account,
+                mapping.ACCOUNT_FIELDS,
+                mapping.ACCOUNT_EXPECTED,
+            )
             return mapping.customer_from_account(
                 self.name, account, birthday_demographic_id=self._demographic
             )

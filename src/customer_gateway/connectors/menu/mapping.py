@@ -30,7 +30,35 @@ from customer_gateway.domain import (
     Token,
 )
 
+ACCOUNT_FIELDS = frozenset(
+    {
+        "id",
+        "type_id",
+        "reference_type",
+        "first_name",
+        "last_name",
+        "email",
+        "confirmed",
+        "phone_number",
+        "locale",
+        "state",
+        "demographics",
+        "optin_status_email",
+        "optin_status_pn",
+        "optin_status_sms",
+        "has_pending_email_change",
+        "has_pending_phone_number_change",
+        "is_social",
+        "social_login",
+        "updated_at",
+        "created_at",
+    }
+)
+ACCOUNT_EXPECTED = frozenset({"id", "email", "first_name", "last_name", "phone_number"})
+
 __all__ = [
+    "ACCOUNT_EXPECTED",
+    "ACCOUNT_FIELDS",
     "account_from_envelope",
     "auth_result_from_envelope",
     "credential_body",

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.open_loyalty import mapping
-from customer_gateway.connectors.payload import mapped
+from customer_gateway.connectors.payload import count_drift, mapped
 from customer_gateway.connectors.protocol import (
     Capability,
     ChangeFlow,
@@ -327,9 +327,11 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         )
 
     def _customer(self, response: UpstreamResponse) -> Customer:
-        return mapped(
-            self.name, lambda: mapping.customer_from_payload(self.name, response.json_object())
+        payload = response.json_object()
+        count_drift(
+            self.name, "customer", payload, mapping.CUSTOMER_FIELDS, mapping.CUSTOMER_EXPECTED
         )
+        return mapped(self.name, lambda: mapping.customer_from_payload(self.name, payload))
 
     def _customer_list(self, response: UpstreamResponse) -> tuple[list[Customer], int | None]:
         return mapped(self.name, lambda: mapping.customers_from_list(self.name, response.json()))

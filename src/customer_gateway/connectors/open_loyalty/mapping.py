@@ -34,7 +34,53 @@ from customer_gateway.domain import (
     Token,
 )
 
+CUSTOMER_FIELDS = frozenset(
+    {
+        "customerId",
+        "id",
+        "active",
+        "firstName",
+        "lastName",
+        "gender",
+        "email",
+        "phone",
+        "birthDate",
+        "lastLevelRecalculation",
+        "loyaltyCardNumber",
+        "createdAt",
+        "updatedAt",
+        "levelId",
+        "agreement1",
+        "agreement2",
+        "agreement3",
+        "status",
+        "campaignPurchases",
+        "transactionsCount",
+        "transactionsAmount",
+        "transactionsAmountWithoutDeliveryCosts",
+        "amountExcludedForLevel",
+        "averageTransactionAmount",
+        "lastTransactionDate",
+        "labels",
+        "level",
+        "version",
+        "currency",
+        "segments",
+        "levelPercent",
+        "address",
+        "company",
+        "posId",
+        "sellerId",
+        "posIdentifier",
+        "manuallyAssignedLevelId",
+        "firstPurchaseAt",
+    }
+)
+CUSTOMER_EXPECTED = frozenset({"customerId", "email", "active"})
+
 __all__ = [
+    "CUSTOMER_EXPECTED",
+    "CUSTOMER_FIELDS",
     "customer_from_payload",
     "customers_from_list",
     "field_problems",
