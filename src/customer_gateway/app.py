@@ -33,6 +33,7 @@ from customer_gateway.web.admission import BodySizeLimitMiddleware, CsrfMiddlewa
 from customer_gateway.web.graphiql_assets import ASSETS_PREFIX, graphiql_asset_routes
 from customer_gateway.web.health import health_routes
 from customer_gateway.web.middleware import RequestIdMiddleware
+from customer_gateway.web.rate_limit import RateLimitMiddleware, RateLimits
 
 __all__ = ["build_app", "build_services"]
 
@@ -147,8 +148,16 @@ def build_app(
         *(graphiql_asset_routes(assets) if assets else []),
         *extra_routes,
     ]
+    limits = loaded.settings.limits
+    rate_limits = RateLimits(
+        per_address=limits.requests_per_address,
+        per_token=limits.requests_per_token,
+        window_s=limits.window_s,
+        trusted_proxies=tuple(limits.trusted_proxies),
+    )
     middleware = [
         Middleware(RequestIdMiddleware),
+        Middleware(RateLimitMiddleware, store=store, limits=rate_limits, clock=clock),
         Middleware(BodySizeLimitMiddleware, max_bytes=gateway.max_body_bytes),
         Middleware(CsrfMiddleware),
     ]

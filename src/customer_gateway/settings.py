@@ -7,6 +7,7 @@ as one line naming the file, the line, the key and what is wrong.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -71,6 +72,24 @@ class GatewaySection(BaseModel):
         return self.introspection if self.graphiql is None else self.graphiql
 
 
+class LimitsSection(BaseModel):
+    """Request rate limits; `trusted_proxies` are the only peers whose X-Forwarded-For counts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_address: int = Field(600, ge=1)
+    requests_per_token: int = Field(300, ge=1)
+    window_s: float = Field(60.0, gt=0)
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @pydantic.field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            ipaddress.ip_network(proxy, strict=False)  # raises ValueError with a clear message
+        return proxies
+
+
 class StoreSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -120,6 +139,7 @@ class GatewaySettings(BaseSettings):
     )
 
     gateway: GatewaySection = GatewaySection()
+    limits: LimitsSection = LimitsSection()
     store: StoreSection = StoreSection()
     otp: OtpSection = OtpSection()
     backends: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -99,7 +99,7 @@ def test_oversized_bodies_are_refused_before_parsing(
 def test_operation_limits(gateway: TestClient) -> None:
     deep = "{ backends { name } }"
     aliases = "{ " + " ".join(f"a{i}: backends {{ name }}" for i in range(16)) + " }"
-    assert error_codes(gql(gateway, aliases)) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert set(error_codes(gql(gateway, aliases))) == {"GRAPHQL_VALIDATION_FAILED"}
     assert "errors" not in gql(gateway, deep)
     tokens = "{ " + "__typename " * 2100 + "}"
     assert gql(gateway, tokens)["errors"]

@@ -9,7 +9,7 @@ from typing import Final
 
 import strawberry
 from graphql.error import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -23,6 +23,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from customer_gateway.api.errors import ErrorCodes
+from customer_gateway.api.limits import root_field_limits
 from customer_gateway.api.mutations import Mutation
 from customer_gateway.api.operation_metrics import OperationMetrics
 from customer_gateway.api.queries import Query
@@ -40,6 +41,7 @@ class SchemaOptions:
     max_depth: int = 15
     max_aliases: int = 15
     max_tokens: int = 2000
+    max_root_fields: int = 10
 
 
 class GatewaySchema(strawberry.federation.Schema):
@@ -60,8 +62,10 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
     ]
+    rules: list[type[ASTValidationRule]] = [root_field_limits(options.max_root_fields)]
     if not options.introspection:
-        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
+        rules.append(NoSchemaIntrospectionCustomRule)
+    extensions.append(partial(AddValidationRules, rules))
     return GatewaySchema(
         query=Query,
         mutation=Mutation,

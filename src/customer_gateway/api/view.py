@@ -87,7 +87,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             bearer=bearer,
             is_admin=is_admin,
             identify=loaders.identity.load,
-            client_address=request.client.host if request.client else None,
+            client_address=getattr(request.state, "client_address", None),
         )
         loaders.bind(self.services.customers, caller)
         request.state.sub_response = response

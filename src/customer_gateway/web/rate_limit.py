@@ -1,0 +1,121 @@
+"""Request rate limits per client address and per bearer token, shared through the store.
+
+The client address is the TCP peer, unless that peer is a configured proxy: then it is the
+right-most `X-Forwarded-For` hop that is not itself a trusted proxy, so a spoofed header from
+anyone else changes nothing. Over the limit: HTTP 429 with `Retry-After` and a GraphQL error
+body (`RATE_LIMITED`, `extensions.retryAfter`), before any parsing or upstream call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from customer_gateway.observability.metrics import METRICS
+from customer_gateway.otp.store import Store
+
+__all__ = ["RateLimitMiddleware", "RateLimits", "client_address"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    per_address: int = 600
+    per_token: int = 300
+    window_s: float = 60.0
+    trusted_proxies: tuple[str, ...] = ()
+
+
+def _networks(proxies: Sequence[str]) -> list[Network]:
+    return [ipaddress.ip_network(p, strict=False) for p in proxies]
+
+
+def _trusted(address: str, networks: list[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(scope: Scope, networks: list[Network]) -> str:
+    peer = scope["client"][0] if scope.get("client") else "unknown"
+    if not networks or not _trusted(peer, networks):
+        return str(peer)
+    forwarded = Headers(scope=scope).get("x-forwarded-for", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            return hop
+    return hops[0] if hops else str(peer)
+
+
+class RateLimitMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: Store,
+        limits: RateLimits,
+        path: str = "/graphql",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.limits = limits
+        self.path = path
+        self.networks = _networks(limits.trusted_proxies)
+        self._clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        address = client_address(scope, self.networks)
+        scope.setdefault("state", {})["client_address"] = address
+        if scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        buckets = [("address", address, self.limits.per_address)]
+        scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            digest = hashlib.sha256(token.strip().encode()).hexdigest()[:32]  # never the token
+            buckets.append(("token", digest, self.limits.per_token))
+        now = self._clock()
+        for kind, key, limit in buckets:
+            count, left = await self.store.hit(f"rate:{kind}:{key}", self.limits.window_s, now)
+            if count > limit:
+                METRICS.rate_limited.labels(kind).inc()
+                await _refuse(send, math.ceil(max(left, 1.0)))
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send, retry_after: int) -> None:
+    body = {
+        "errors": [
+            {
+                "message": "Too many requests; retry later.",
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after},
+            }
+        ]
+    }
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"retry-after", str(retry_after).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
