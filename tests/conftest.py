@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +32,24 @@ from support.faulty import faulty_app
 from support.live import LiveServer, Swappable
 
 ADMIN_KEY = "test-admin-key-0123456789"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def canary_scan() -> Iterator[None]:
+    """P14: no secret or personal data in any log record or GraphQL error of the whole run."""
+    from support.canary import capture
+
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(capture)
+    root.setLevel(previous)
+    leaks = capture.leaks()
+    assert leaks == [], f"{len(leaks)} leaks, first: {leaks[:3]}"
+
+
 FAULT_MODES = ("html", "slow", "redirect", "500", "wrong-shape")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 from starlette.testclient import TestClient
+
+from support.canary import capture
 
 
 def gql(
@@ -28,6 +31,8 @@ def gql(
     )
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
+    if body.get("errors"):
+        capture.add(json.dumps(body["errors"]))  # scanned for leaks at the end of the run
     return body
 
 

@@ -34,6 +34,11 @@ __all__ = ["Transport", "UpstreamResponse", "route_template"]
 
 logger = logging.getLogger("customer_gateway.upstream")
 
+# httpx logs every request URL at INFO, query string included (Kibo's refresh token, Open
+# Loyalty's email lookups): the gateway logs its own, templated line instead.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
+
 # Ids, codes and tokens in paths become `{id}`: logs and metric labels never carry them.
 _VARIABLE_SEGMENT = re.compile(
     r"(?<=/)(?:\d+|[0-9a-fA-F-]{32,36}|[^/]*[@%][^/]*|[A-Za-z0-9_-]{24,})(?=/|$)"
@@ -87,13 +92,15 @@ class Transport:
         connect_timeout_s: float = 3.0,
         timeout_s: float = 10.0,
         max_attempts: int = 3,
+        circuit_failures: int = 5,
+        circuit_open_s: float = 30.0,
         headers: Mapping[str, str] | None = None,
         status_table: Mapping[int, Failure] = DEFAULT_STATUS_TABLE,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         http_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.backend = backend
-        self.breaker = CircuitBreaker(backend)
+        self.breaker = CircuitBreaker(backend, threshold=circuit_failures, open_s=circuit_open_s)
         self.budget = RetryBudget()
         self.max_attempts = max(1, max_attempts)
         self.status_table = status_table

@@ -98,4 +98,5 @@ def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    logging.getLogger("httpcore").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    for name in ("httpx", "httpcore"):  # their INFO lines carry full URLs with query strings
+        logging.getLogger(name).setLevel(logging.WARNING)

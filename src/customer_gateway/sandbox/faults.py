@@ -1,10 +1,11 @@
 """Fault plans for the emulators: tests (and frontend developers) rehearse upstream failures.
 
 A plan is a list of rules; each matches a method and a path fragment and fires for its next
-`times` matching requests. Kinds:
+`times` matching requests (or, with `probability`, for that share of them). Kinds:
 - `status`: answer `status` with a JSON error body, without reaching the emulator;
 - `delay`: wait `delay_s`, then proceed normally; `hang`: never answer;
 - `malformed`: 200 with a truncated JSON body; `html`: 200 with an HTML page;
+- `huge`: 200 streaming a 50 MiB body;
 - `drop`: close the connection before any response;
 - `apply_then_drop`: let the emulator apply the request, then break the connection before the
   response is complete, so the client cannot know the outcome.
@@ -13,6 +14,7 @@ A plan is a list of rules; each matches a method and a path fragment and fires f
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,10 +38,13 @@ class Fault:
     times: int = 1
     status: int = 503
     delay_s: float = 0.0
+    probability: float = 1.0  # fire on this share of matching requests (random)
 
     def matches(self, method: str, path: str) -> bool:
         wanted = self.method is None or self.method.upper() == method
-        return self.times > 0 and wanted and self.path_contains in path
+        if not (self.times > 0 and wanted and self.path_contains in path):
+            return False
+        return self.probability >= 1.0 or random.random() < self.probability  # noqa: S311
 
 
 class FaultPlan:
@@ -96,6 +101,12 @@ class FaultMiddleware:
         elif kind == "html":
             page = Response("<html><body>Service Unavailable</body></html>", media_type="text/html")
             await page(scope, receive, send)
+        elif kind == "huge":
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            for _ in range(50):
+                await send({"type": "http.response.body", "body": _HUGE_CHUNK, "more_body": True})
+            await send({"type": "http.response.body", "body": b"{}"})
         elif kind == "drop":
             await self._break(send)
         else:  # apply_then_drop

@@ -95,6 +95,8 @@ class KiboConnector(UnsupportedOperations):
             "connect_timeout_s": settings.connect_timeout_s,
             "timeout_s": settings.timeout_s,
             "max_attempts": settings.max_attempts,
+            "circuit_failures": settings.circuit_failures,
+            "circuit_open_s": settings.circuit_open_s,
             "http_transport": http_transport,
         }
         json_headers = {"Accept": "application/json", "Content-Type": "application/json"}

@@ -91,6 +91,8 @@ class MenuConnector(UnsupportedOperations):
             connect_timeout_s=settings.connect_timeout_s,
             timeout_s=settings.timeout_s,
             max_attempts=settings.max_attempts,
+            circuit_failures=settings.circuit_failures,
+            circuit_open_s=settings.circuit_open_s,
             headers={
                 "Accept": "application/json",
                 "Content-Type": "application/json",

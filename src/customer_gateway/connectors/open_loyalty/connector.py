@@ -103,6 +103,8 @@ class OpenLoyaltyConnector(UnsupportedOperations):
             connect_timeout_s=settings.connect_timeout_s,
             timeout_s=settings.timeout_s,
             max_attempts=settings.max_attempts,
+            circuit_failures=settings.circuit_failures,
+            circuit_open_s=settings.circuit_open_s,
             headers={"Accept": "application/json"},
             http_transport=http_transport,
         )
