@@ -27,7 +27,10 @@ from customer_gateway.sandbox.common import is_inspection
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultMiddleware", "FaultPlan", "fault_routes"]
 
-FAULT_KINDS = frozenset({"status", "delay", "hang", "malformed", "html", "drop", "apply_then_drop"})
+FAULT_KINDS = frozenset(
+    {"status", "delay", "hang", "malformed", "html", "huge", "drop", "apply_then_drop"}
+)
+_HUGE_CHUNK = b" " * (1024 * 1024)
 
 
 @dataclass
