@@ -60,12 +60,11 @@ def root_field_limits(max_root_fields: int) -> type[ValidationRule]:
                 for f in _root_fields(node.selection_set, self.fragments)
                 if not f.name.value.startswith("__")
             ]
-            if len(fields) > max_root_fields:
+            # Repeats of one response key merge into one field (and one resolver call).
+            keys = {(f.alias or f.name).value for f in fields}
+            if len(keys) > max_root_fields:
                 self.report_error(
-                    GraphQLError(
-                        f"{len(fields)} root fields found. Allowed: {max_root_fields}",
-                        node,
-                    )
+                    GraphQLError(f"{len(keys)} root fields found. Allowed: {max_root_fields}", node)
                 )
             confirms = [f for f in fields if f.name.value in OTP_CONFIRM_FIELDS]
             if len(confirms) > 1:
