@@ -17,7 +17,7 @@ class BackendSettings(BaseModel):
     connect_timeout_s: float = Field(3.0, gt=0, le=60)
     timeout_s: float = Field(10.0, gt=0, le=120)
     max_attempts: int = Field(3, ge=1, le=5)
-    circuit_failures: int = Field(5, ge=1, le=100)
+    circuit_failures: int = Field(5, ge=1, le=1_000_000)
     circuit_open_s: float = Field(30.0, gt=0, le=600)
     loyalty: str | None = None
 

@@ -130,6 +130,9 @@ class KiboConnector(UnsupportedOperations):
     def change_flow(self, kind: ChangeKind) -> ChangeFlow:
         return ChangeFlow.GATEWAY_OTP
 
+    def is_healthy(self) -> bool:
+        return self.transport.breaker.healthy and self.auth_transport.breaker.healthy
+
     # --- the application token ---------------------------------------------------------
 
     async def _fetch_app_token(self) -> IssuedToken:
