@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from customer_gateway.connectors.protocol import Connector, Credentials
 from customer_gateway.domain import (
+    BackendProtocolError,
     BackendUnavailableError,
     ChangeKind,
     ChangeResult,
@@ -159,6 +160,9 @@ class GatewayOtpFlow:
         except BackendUnavailableError as error:
             state = ChangeState.UNCERTAIN if error.outcome_unknown else ChangeState.PENDING
             await self.store.release(key, state)
+            raise
+        except BackendProtocolError:  # it answered, but not so we can tell whether it applied
+            await self.store.release(key, ChangeState.UNCERTAIN)
             raise
         except UserFacingError:  # the backend refused the value (e.g. taken): nothing to retry
             await self.store.delete_pending(key)

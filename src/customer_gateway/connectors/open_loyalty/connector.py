@@ -234,6 +234,9 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         if response.status == 400:
             body = response.json_or_none()
             raise ValidationError(mapping.field_problems(body), backend=self.name)
+        # The PUT answers only {"customerId"}: anything else means we cannot tell what happened.
+        if response.json_object().get("customerId") != native_id:
+            raise BackendProtocolError(backend=self.name)
 
     # --- service operations ------------------------------------------------------------
 
