@@ -16,6 +16,7 @@ from customer_gateway.api.schema import SchemaOptions, build_schema
 from customer_gateway.api.view import GatewayGraphQL
 from customer_gateway.connectors.protocol import Connector
 from customer_gateway.connectors.registry import create_connector
+from customer_gateway.observability.tracing import enable_tracing
 from customer_gateway.otp.codes import CodeHasher
 from customer_gateway.otp.notify import (
     Notifier,
@@ -121,6 +122,8 @@ def build_app(
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The gateway app; `clock` is for tests that need OTP expiry without waiting."""
+    if loaded.settings.telemetry.tracing:
+        enable_tracing()
     services, store = build_services(loaded, connectors=connectors, clock=clock)
     gateway = loaded.settings.gateway
     schema = build_schema(SchemaOptions(introspection=gateway.introspection))

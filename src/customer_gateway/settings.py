@@ -90,6 +90,12 @@ class LimitsSection(BaseModel):
         return proxies
 
 
+class TelemetrySection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tracing: bool = False  # OpenTelemetry spans; needs the `otel` extra
+
+
 class StoreSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -142,6 +148,7 @@ class GatewaySettings(BaseSettings):
     limits: LimitsSection = LimitsSection()
     store: StoreSection = StoreSection()
     otp: OtpSection = OtpSection()
+    telemetry: TelemetrySection = TelemetrySection()
     backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod

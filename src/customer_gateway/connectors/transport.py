@@ -29,6 +29,7 @@ from customer_gateway.connectors.resilience import CircuitBreaker, RetryBudget
 from customer_gateway.domain import BackendProtocolError, BackendUnavailableError
 from customer_gateway.observability.logging import current_request_id
 from customer_gateway.observability.metrics import METRICS
+from customer_gateway.observability.tracing import span
 
 __all__ = ["Transport", "UpstreamResponse", "route_template"]
 
@@ -184,44 +185,54 @@ class Transport:
     ) -> UpstreamResponse:
         upstream_id = str(uuid.uuid4())
         all_headers = {**(headers or {}), "X-Request-ID": upstream_id}
+        verb = method.upper()
+        route = route_template(path)
         started = time.perf_counter()
         status: int | str = "error"
-        write = method.upper() not in ("GET", "HEAD", "OPTIONS")
-        try:
-            request = self._client.build_request(
-                method, path.lstrip("/"), headers=all_headers, params=params, json=json, data=data
-            )
-            response = await self._client.send(request, stream=True)
+        with span(
+            f"upstream {self.backend}", backend=self.backend, method=verb, route=route
+        ) as current:
             try:
-                status = response.status_code
-                if 300 <= status < 400:
-                    raise BackendProtocolError(backend=self.backend)
-                content = await self._read_capped(response)
+                request = self._client.build_request(
+                    method,
+                    path.lstrip("/"),
+                    headers=all_headers,
+                    params=params,
+                    json=json,
+                    data=data,
+                )
+                response = await self._client.send(request, stream=True)
+                try:
+                    status = response.status_code
+                    if 300 <= status < 400:
+                        raise BackendProtocolError(backend=self.backend)
+                    content = await self._read_capped(response)
+                finally:
+                    await response.aclose()
+                return UpstreamResponse(self.backend, status, response.headers, content)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+                write = verb not in ("GET", "HEAD", "OPTIONS")
+                raise classify_exception(exc, self.backend, write=write) from None
             finally:
-                await response.aclose()
-            return UpstreamResponse(self.backend, status, response.headers, content)
-        except httpx.HTTPError as exc:
-            status = type(exc).__name__
-            raise classify_exception(exc, self.backend, write=write) from None
-        finally:
-            elapsed = time.perf_counter() - started
-            route = route_template(path)
-            verb = method.upper()
-            outcome = f"{status // 100}xx" if isinstance(status, int) else status
-            METRICS.upstream_requests.labels(self.backend, verb, route, outcome).inc()
-            METRICS.upstream_seconds.labels(self.backend, verb, route).observe(elapsed)
-            logger.info(
-                "upstream call",
-                extra={
-                    "backend": self.backend,
-                    "method": verb,
-                    "path": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 1),
-                    "upstream_request_id": upstream_id,
-                    "request_id": current_request_id(),
-                },
-            )
+                elapsed = time.perf_counter() - started
+                if current is not None:
+                    current.set_attribute("status", str(status))
+                outcome = f"{status // 100}xx" if isinstance(status, int) else status
+                METRICS.upstream_requests.labels(self.backend, verb, route, outcome).inc()
+                METRICS.upstream_seconds.labels(self.backend, verb, route).observe(elapsed)
+                logger.info(
+                    "upstream call",
+                    extra={
+                        "backend": self.backend,
+                        "method": verb,
+                        "path": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 1),
+                        "upstream_request_id": upstream_id,
+                        "request_id": current_request_id(),
+                    },
+                )
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         chunks: list[bytes] = []
