@@ -55,36 +55,39 @@ def test_p16_a_hanging_loyalty_backend_fails_only_its_field_in_time(
 # --- P17 retries ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("case", ["read", "write", "refresh"])
 def test_p17_reads_are_retried_writes_and_refreshes_are_not(
-    gateway: TestClient, sandboxes: Sandboxes
+    make_gateway: GatewayFactory, sandboxes: Sandboxes, case: str
 ) -> None:
+    gateway = make_gateway(menu_backend("menu", sandboxes.url("menu")))  # a fresh retry budget
     menu = sandboxes.menu
-    token = menu_token(gateway)
-    cid = gql(gateway, SIGN_IN)["data"]["signIn"]["customer"]["id"]
+    signed = gql(gateway, SIGN_IN)["data"]["signIn"]
+    token, cid = signed["token"]["accessToken"], signed["customer"]["id"]
     menu.journal.clear()
-    menu.faults.add("status", "/customers/me", status=503, times=2)
-    body = gql(gateway, '{ me(backend: "menu") { email } }', token=token)
-    assert body["data"]["me"]["email"] == "ada.lovelace@example.com"
-    assert menu.journal.count("GET", "/customers/me") == 3  # (a) 503, 503, 200
-
-    menu.journal.clear()
-    menu.faults.add("status", "/customer-accounts/", method="PUT", status=503)
-    update = gql(
-        gateway,
-        'mutation($id: ID!) { updateCustomer(id: $id, input: {firstName: "A"}) { userErrors { code } } }',
-        {"id": cid},
-        token=token,
-    )
-    assert error_codes(update) == ["BACKEND_UNAVAILABLE"]
-    assert menu.journal.count("PUT") == 1  # (b) a write is sent once
-
-    menu.journal.clear()
-    menu.faults.add("status", "/customers/refresh", status=503)
-    refresh = gql(
-        gateway, 'mutation { refreshToken(backend: "menu") { userErrors { code } } }', token=token
-    )
-    assert error_codes(refresh) == ["BACKEND_UNAVAILABLE"]
-    assert menu.journal.count("GET", "/customers/refresh") == 1  # (c) a GET that issues a token
+    if case == "read":
+        menu.faults.add("status", "/customers/me", status=503, times=2)
+        body = gql(gateway, '{ me(backend: "menu") { email } }', token=token)
+        assert body["data"]["me"]["email"] == "ada.lovelace@example.com"
+        assert menu.journal.count("GET", "/customers/me") == 3  # (a) 503, 503, 200
+    elif case == "write":
+        menu.faults.add("status", "/customer-accounts/", method="PUT", status=503)
+        update = gql(
+            gateway,
+            'mutation($id: ID!) { updateCustomer(id: $id, input: {firstName: "A"}) { userErrors { code } } }',
+            {"id": cid},
+            token=token,
+        )
+        assert error_codes(update) == ["BACKEND_UNAVAILABLE"]
+        assert menu.journal.count("PUT") == 1  # (b) a write is sent once
+    else:
+        menu.faults.add("status", "/customers/refresh", status=503)
+        refresh = gql(
+            gateway,
+            'mutation { refreshToken(backend: "menu") { userErrors { code } } }',
+            token=token,
+        )
+        assert error_codes(refresh) == ["BACKEND_UNAVAILABLE"]
+        assert menu.journal.count("GET", "/customers/refresh") == 1  # (c) a GET that issues a token
 
 
 def test_p17_retries_stay_within_the_budget(
