@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from starlette.testclient import TestClient
@@ -424,7 +425,8 @@ def test_menu_customer_shows_open_loyalty_level_and_points(
     assert sandboxes.loyalty.journal.count("GET", "/admin/customer") == 2
     assert all(token not in str(e.headers) for e in journal)
     lookup = sandboxes.loyalty.journal.matching("GET", "/admin/customer")[0]
-    assert "email=ada.lovelace%40example.com" in lookup.query and "strict=1" in lookup.query
+    query = parse_qs(lookup.query)
+    assert query["email"] == ["ada.lovelace@example.com"] and query["strict"] == ["1"]
 
 
 def test_no_loyalty_account_means_null_without_error(linked_gateway: TestClient) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -92,6 +93,9 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         loaders.bind(self.services.customers, caller)
         request.state.sub_response = response
         return GatewayContext(request, response, self.services, caller, loaders)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)  # several times faster than json.dumps on result trees
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

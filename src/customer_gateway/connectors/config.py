@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 __all__ = ["BackendSettings"]
@@ -19,6 +21,7 @@ class BackendSettings(BaseModel):
     max_attempts: int = Field(3, ge=1, le=5)
     circuit_failures: int = Field(5, ge=1, le=1_000_000)
     circuit_open_s: float = Field(30.0, gt=0, le=600)
+    http_engine: Literal["aiohttp", "httpx"] = "aiohttp"  # the connection pool under httpx
     loyalty: str | None = None
 
     @property

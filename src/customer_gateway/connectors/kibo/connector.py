@@ -97,6 +97,7 @@ class KiboConnector(UnsupportedOperations):
             "max_attempts": settings.max_attempts,
             "circuit_failures": settings.circuit_failures,
             "circuit_open_s": settings.circuit_open_s,
+            "engine": settings.http_engine,
             "http_transport": http_transport,
         }
         json_headers = {"Accept": "application/json", "Content-Type": "application/json"}

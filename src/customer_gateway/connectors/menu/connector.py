@@ -93,6 +93,7 @@ class MenuConnector(UnsupportedOperations):
             max_attempts=settings.max_attempts,
             circuit_failures=settings.circuit_failures,
             circuit_open_s=settings.circuit_open_s,
+            engine=settings.http_engine,
             headers={
                 "Accept": "application/json",
                 "Content-Type": "application/json",

@@ -105,6 +105,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
             max_attempts=settings.max_attempts,
             circuit_failures=settings.circuit_failures,
             circuit_open_s=settings.circuit_open_s,
+            engine=settings.http_engine,
             headers={"Accept": "application/json"},
             http_transport=http_transport,
         )
