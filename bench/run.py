@@ -163,6 +163,11 @@ class Bench:
     def journal_count(self, sandbox: str) -> int:
         return int(http_json(f"{sandbox}/sandbox/loyalty/_sandbox/journal?count=1")["count"])
 
+    def journal_clear(self, sandbox: str) -> None:
+        """Between runs: a journal of hundreds of thousands of entries slows the sandbox's GC."""
+        request = urllib.request.Request(f"{sandbox}/sandbox/loyalty/_sandbox/journal", method="DELETE")
+        urllib.request.urlopen(request, timeout=10).close()
+
     def run_wrk(self, wrk: str, server: Server, operation: str, concurrency: int, duration: float, sandbox: str) -> Measure:
         if operation == "single":
             body = json.dumps({"query": server.single, "variables": server.single_vars})
@@ -174,6 +179,7 @@ class Bench:
         script = self.workdir / "post.lua"
         command = pinned(0, [wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--latency", "-s", str(script), url])
         subprocess.run(command, env=env, capture_output=True, check=True, timeout=60)  # warm-up
+        self.journal_clear(sandbox)
         calls_before, cpu_before = self.journal_count(sandbox), cpu_seconds(server.process.pid)
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=duration + 60)
         cpu = cpu_seconds(server.process.pid) - cpu_before
@@ -191,6 +197,17 @@ def latency(wrk_output: str, percentile: str) -> float:
         return float("nan")
     value, unit = float(match.group(1)), match.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def check_answers(servers: list[Server]) -> None:
+    """Every server must answer both operations with data and no errors before it is timed."""
+    for server in servers:
+        for operation, query, variables in (("single", server.single, server.single_vars), ("list", server.listing, {})):
+            path = "" if server.name != "floor" else ("/customer" if operation == "single" else "/customers")
+            headers = {"X-Api-Key": server.admin_key} if server.admin_key else {}
+            body = http_json(server.url + path, {"query": query, "variables": variables}, headers)
+            if body.get("errors") or not body.get("data"):
+                sys.exit(f"bench: {server.name} {operation} answered {json.dumps(body)[:300]}")
 
 
 def setup_servers(bench: Bench, sandbox: str) -> list[Server]:
@@ -299,6 +316,7 @@ def main() -> None:
             sandbox = f"http://127.0.0.1:{sandbox_port}"
             wait_http(f"{sandbox}/sandbox/loyalty/_sandbox/journal?count=1")
             servers = setup_servers(bench, sandbox)
+            check_answers(servers)
             for round_number in range(rounds):
                 for operation in ("single", "list"):
                     for concurrency in levels:

@@ -84,8 +84,11 @@ class Loaders:
         return cast("list[Customer | None]", answers)
 
     async def _loyalty_statuses(self, keys: list[LoyaltyKey]) -> list[LoyaltyStatus | None]:
-        results = await asyncio.gather(
-            *(self._loyalty.status(backend, native_id) for backend, native_id in keys),
-            return_exceptions=True,
-        )
+        limit = asyncio.Semaphore(25)  # a page of 100 must not open 100 connections at once
+
+        async def one(backend: str, native_id: str) -> LoyaltyStatus | None:
+            async with limit:
+                return await self._loyalty.status(backend, native_id)
+
+        results = await asyncio.gather(*(one(b, n) for b, n in keys), return_exceptions=True)
         return cast("list[LoyaltyStatus | None]", results)

@@ -53,19 +53,23 @@ class GatewaySchema(strawberry.federation.Schema):
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.Schema:
     options = options or SchemaOptions()
+    # The limit rules are built once: the validation cache is keyed by the rule classes, so
+    # rules rebuilt per request (as the limiter extensions do) would never hit it.
+    rules: list[type[ASTValidationRule]] = [
+        *QueryDepthLimiter(max_depth=options.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=options.max_aliases).validation_rules,
+        root_field_limits(options.max_root_fields),
+    ]
+    if not options.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Callable[[], SchemaExtension]] = [
         OperationMetrics,
         ErrorCodes,
         partial(MaxTokensLimiter, max_token_count=options.max_tokens),
-        partial(QueryDepthLimiter, max_depth=options.max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=options.max_aliases),
-        partial(ParserCache, maxsize=256),
-        partial(ValidationCache, maxsize=256),
+        partial(ParserCache, maxsize=1024),
+        partial(AddValidationRules, rules),
+        partial(ValidationCache, maxsize=1024),
     ]
-    rules: list[type[ASTValidationRule]] = [root_field_limits(options.max_root_fields)]
-    if not options.introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)
-    extensions.append(partial(AddValidationRules, rules))
     return GatewaySchema(
         query=Query,
         mutation=Mutation,

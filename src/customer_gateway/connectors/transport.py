@@ -29,7 +29,7 @@ from customer_gateway.connectors.resilience import CircuitBreaker, RetryBudget
 from customer_gateway.domain import BackendProtocolError, BackendUnavailableError
 from customer_gateway.observability.logging import current_request_id
 from customer_gateway.observability.metrics import METRICS
-from customer_gateway.observability.tracing import span
+from customer_gateway.observability.tracing import span, tracing_enabled
 
 __all__ = ["Transport", "UpstreamResponse", "route_template"]
 
@@ -197,44 +197,59 @@ class Transport:
         json: Any,
         data: Mapping[str, Any] | None,
     ) -> UpstreamResponse:
-        upstream_id = str(uuid.uuid4())
-        all_headers = {**(headers or {}), "X-Request-ID": upstream_id}
         verb = method.upper()
         route = route_template(path)
+        if not tracing_enabled():
+            return await self._exchange(verb, path, route, headers, params, json, data, None)
+        name = f"upstream {self.backend}"
+        with span(name, backend=self.backend, method=verb, route=route) as current:
+            return await self._exchange(verb, path, route, headers, params, json, data, current)
+
+    async def _exchange(
+        self,
+        verb: str,
+        path: str,
+        route: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+        current_span: Any,
+    ) -> UpstreamResponse:
+        upstream_id = str(uuid.uuid4())
+        all_headers = {**(headers or {}), "X-Request-ID": upstream_id}
         started = time.perf_counter()
         status: int | str = "error"
-        with span(
-            f"upstream {self.backend}", backend=self.backend, method=verb, route=route
-        ) as current:
+        try:
+            request = self._client.build_request(
+                verb,
+                path.lstrip("/"),
+                headers=all_headers,
+                params=params,
+                json=json,
+                data=data,
+            )
+            response = await self._client.send(request, stream=True)
             try:
-                request = self._client.build_request(
-                    method,
-                    path.lstrip("/"),
-                    headers=all_headers,
-                    params=params,
-                    json=json,
-                    data=data,
-                )
-                response = await self._client.send(request, stream=True)
-                try:
-                    status = response.status_code
-                    if 300 <= status < 400:
-                        raise BackendProtocolError(backend=self.backend)
-                    content = await self._read_capped(response)
-                finally:
-                    await response.aclose()
-                return UpstreamResponse(self.backend, status, response.headers, content)
-            except httpx.HTTPError as exc:
-                status = type(exc).__name__
-                write = verb not in ("GET", "HEAD", "OPTIONS")
-                raise classify_exception(exc, self.backend, write=write) from None
+                status = response.status_code
+                if 300 <= status < 400:
+                    raise BackendProtocolError(backend=self.backend)
+                content = await self._read_capped(response)
             finally:
-                elapsed = time.perf_counter() - started
-                if current is not None:
-                    current.set_attribute("status", str(status))
-                outcome = f"{status // 100}xx" if isinstance(status, int) else status
-                METRICS.upstream_requests.labels(self.backend, verb, route, outcome).inc()
-                METRICS.upstream_seconds.labels(self.backend, verb, route).observe(elapsed)
+                await response.aclose()
+            return UpstreamResponse(self.backend, status, response.headers, content)
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+            write = verb not in ("GET", "HEAD", "OPTIONS")
+            raise classify_exception(exc, self.backend, write=write) from None
+        finally:
+            elapsed = time.perf_counter() - started
+            if current_span is not None:
+                current_span.set_attribute("status", str(status))
+            outcome = f"{status // 100}xx" if isinstance(status, int) else status
+            METRICS.upstream_requests.labels(self.backend, verb, route, outcome).inc()
+            METRICS.upstream_seconds.labels(self.backend, verb, route).observe(elapsed)
+            if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "upstream call",
                     extra={

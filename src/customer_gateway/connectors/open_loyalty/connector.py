@@ -51,7 +51,7 @@ __all__ = ["OpenLoyaltyConnector", "OpenLoyaltySettings"]
 T = TypeVar("T")
 
 _LEVELS_TTL_S = 60.0
-_LOOKUP_CONCURRENCY = 10
+_LOOKUP_CONCURRENCY = 25  # per batch: a page of customers, not the whole process
 
 
 class OpenLoyaltySettings(BackendSettings):
@@ -112,7 +112,6 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         self.admin_token = ServiceToken(self._admin_login, clock=clock)
         self._clock = clock
         self._levels: tuple[float, list[Level]] | None = None
-        self._lookups = asyncio.Semaphore(_LOOKUP_CONCURRENCY)
 
     @classmethod
     def from_settings(cls, name: str, settings: Any) -> OpenLoyaltyConnector:
@@ -264,8 +263,10 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]:
         """Exact-match lookups, concurrent but bounded (Open Loyalty has no batch lookup)."""
 
+        lookups = asyncio.Semaphore(_LOOKUP_CONCURRENCY)
+
         async def one(email: str) -> tuple[str, Customer | None]:
-            async with self._lookups:
+            async with lookups:
                 params = {"email": email, "strict": "1", "perPage": "1"}
                 response = await self._admin_get(f"{self.store}/admin/customer", params)
             found, _ = self._customer_list(response)
@@ -276,8 +277,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         return {email: customer for email, customer in results if customer is not None}
 
     async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None:
-        async with self._lookups:
-            response = await self._admin_get(f"{self.store}/admin/customer/{native_id}/status")
+        response = await self._admin_get(f"{self.store}/admin/customer/{native_id}/status")
         levels = {level.name: level for level in await self.levels()}
         return mapped(
             self.name, lambda: mapping.loyalty_status_from_payload(response.json(), levels)
