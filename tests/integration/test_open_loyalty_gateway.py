@@ -102,7 +102,7 @@ def test_another_customers_id_is_forbidden_by_the_gateway(
     loyalty.journal.clear()
     body = gql(
         linked_gateway,
-        "query($id: ID!) { customer(id: $id) { email } }",
+        "query($id: ID!) { customer(id: $id) { email loyalty { points } } }",
         {"id": katherine["customer"]["id"]},
         token=ada["token"]["accessToken"],
     )
@@ -522,3 +522,24 @@ def test_a_customer_token_cannot_reach_another_customers_loyalty(
     )
     assert error_codes(body) == ["FORBIDDEN"] and body["data"] == {"customer": None}
     assert sandboxes.loyalty.journal.count() == 0
+
+
+def test_admin_reads_fetch_profile_and_status_concurrently(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    ada = sign_in(linked_gateway)["customer"]
+    gql(
+        linked_gateway, '{ levels(backend: "loyalty") { name } }'
+    )  # warm the admin token and levels
+    loyalty.journal.clear()
+    loyalty.faults.add("delay", f"/customer/{ada['nativeId']}", method="GET", delay_s=0.3)
+    body = gql(
+        linked_gateway,
+        "query($id: ID!) { customer(id: $id) { email loyalty { points } } }",
+        {"id": ada["id"]},
+        admin_key=ADMIN_KEY,
+    )
+    assert body["data"]["customer"]["loyalty"]["points"] == 1720
+    profile = loyalty.journal.matching("GET", f"/customer/{ada['nativeId']}")[0]
+    status = loyalty.journal.matching("GET", "/status")[0]
+    assert abs(status.at - profile.at) < 0.2  # the status did not wait for the slow profile

@@ -40,6 +40,12 @@ class Loaders:
 
         self.customer = DataLoader(load)
 
+    def prefetch_status(self, backend: str, native_id: str) -> None:
+        """Start a loyalty status read now, alongside the profile read it does not depend on;
+        the loyalty field later awaits the same load. Only for callers allowed to read any id."""
+        future = self.loyalty_status.load((backend, native_id))
+        future.add_done_callback(lambda done: done.exception())  # resolved by the field, if asked
+
     async def customer_by_id(self, global_id: str) -> Customer:
         if self.customer is None:
             raise RuntimeError("Loaders.bind() was not called")

@@ -47,6 +47,16 @@ def decode_cursor(cursor: str) -> int:
     return offset
 
 
+def _selects(info: Info, name: str) -> bool:
+    """Whether the field's selection asks for `name` directly (fragments included)."""
+    return any(
+        child.name == name
+        for field in info.selected_fields
+        for child in field.selections
+        if hasattr(child, "name")
+    )
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="The configured backends and whether each is healthy.")
@@ -60,7 +70,12 @@ class Query:
 
     @strawberry.field(description="Own id with a customer token; any id with the admin key.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        return Customer.from_domain(await info.context.loaders.customer_by_id(str(id)))
+        context = info.context
+        if context.caller.is_admin and _selects(info, "loyalty"):
+            ref = domain.decode_customer_id(str(id))
+            if context.services.loyalty.is_loyalty_backend(ref.backend):
+                context.loaders.prefetch_status(ref.backend, ref.native_id)
+        return Customer.from_domain(await context.loaders.customer_by_id(str(id)))
 
     @strawberry.field(description="Admin key required. `first` is at most 100.")
     async def customers(

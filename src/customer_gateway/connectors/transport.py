@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -127,6 +128,9 @@ class Transport:
             follow_redirects=False,
             trust_env=False,
             transport=http_transport or _engine(engine),
+            # One client serves every customer: a cookie set for one must never be sent for
+            # another, so the jar accepts none.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
 
     async def aclose(self) -> None:

@@ -1,93 +1,41 @@
-"""The Open Loyalty emulator's data: levels, customers, their JSON and the form rules.
+"""The Open Loyalty emulator's customer record and the JSON views Open Loyalty renders of it.
 
-Faithful details: null keys are omitted, dates are `Y-m-d\\TH:i:sO` (`+0000`), percentages are
-`"15.00%"` strings from a reward fraction, and form errors list every child (`{}` when valid).
+Faithful details a connector must cope with: null keys are omitted (JMS serializer), dates are
+`Y-m-d\\TH:i:sO` (`+0000`, no colon), percentages are `"15.00%"` strings made from a reward
+fraction, the status has no `nextLevel*` keys at the top level and only the next-level distance of
+the tier-assign type in use, `averageTransactionsAmount` is a string, and a customer without a
+points account gets a status with names, id and currency only.
 """
 
 from __future__ import annotations
 
-import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+
+from customer_gateway.sandbox.open_loyalty_seed import (
+    LEVELS,
+    LoyaltyLevel,
+    earned_level,
+    level_by_id,
+)
 
 __all__ = [
-    "DEMO_CUSTOMERS",
-    "FORM_FIELDS",
-    "LEVELS",
-    "DemoLoyaltyCustomer",
+    "CURRENCY",
     "LoyaltyCustomer",
-    "LoyaltyLevel",
-    "form_errors",
-    "new_customer_id",
-    "parse_brackets",
+    "TierAssignType",
+    "customer_view",
+    "level_admin_view",
+    "level_customer_view",
+    "number",
     "percent",
+    "status_view",
     "timestamp",
 ]
 
-
-@dataclass(frozen=True)
-class LoyaltyLevel:
-    level_id: str
-    name: str
-    description: str
-    condition_value: float
-    reward: float  # a fraction: 0.15 is 15 %
-
-    def admin_view(self) -> dict[str, Any]:
-        return {
-            "levelId": self.level_id,
-            "name": self.name,
-            "description": self.description,
-            "hasPhoto": False,
-            "active": True,
-            "conditionValue": self.condition_value,
-            "reward": {"name": f"{self.name} discount", "value": self.reward, "code": "discount"},
-            "specialRewards": [],
-            "translations": [
-                {"name": self.name, "description": self.description, "id": 16, "locale": "en"}
-            ],
-        }
-
-
-LEVELS = (
-    LoyaltyLevel("000096cf-32a3-43bd-9034-4df343e5fd93", "Bronze", "Welcome level", 0, 0.05),
-    LoyaltyLevel("e82c96cf-32a3-43bd-9034-4df343e5fd94", "Silver", "From 500 points", 500, 0.10),
-    LoyaltyLevel("f99c96cf-32a3-43bd-9034-4df343e5fd95", "Gold", "From 1500 points", 1500, 0.15),
-    LoyaltyLevel(
-        "a11c96cf-32a3-43bd-9034-4df343e5fd96", "Platinum", "From 5000 points", 5000, 0.20
-    ),
-)
-
-
-@dataclass(frozen=True)
-class DemoLoyaltyCustomer:
-    email: str
-    password: str
-    first_name: str
-    last_name: str
-    phone: str | None
-    points: float
-
-
-DEMO_CUSTOMERS = [
-    DemoLoyaltyCustomer("ada.lovelace@example.com", "loyalty-demo-pass", "Ada", "Lovelace",
-                        "+14155550101", 1720),
-    DemoLoyaltyCustomer("katherine.johnson@example.com", "loyalty-demo-pass-2", "Katherine",
-                        "Johnson", "+14155550103", 640),
-    DemoLoyaltyCustomer("dorothy.vaughan@example.com", "loyalty-demo-pass-3", "Dorothy",
-                        "Vaughan", None, 180),
-    *(
-        DemoLoyaltyCustomer(f"{first.lower()}.{last.lower()}@example.com", f"pass-{first.lower()}",
-                            first, last, None, points)
-        for first, last, points in (
-            ("Alan", "Turing", 2400), ("Edsger", "Dijkstra", 90), ("Barbara", "Liskov", 5100),
-            ("Donald", "Knuth", 760), ("Frances", "Allen", 30), ("John", "Backus", 1200),
-            ("Margaret", "Hamilton", 3300), ("Ken", "Thompson", 0), ("Radia", "Perlman", 410),
-        )
-    ),
-]  # fmt: skip
+TierAssignType = Literal["points", "transactions"]
+CURRENCY = "eur"
+_ADDRESS_ORDER = ("street", "address1", "address2", "province", "city", "postal", "country")
 
 
 def timestamp(seconds: float) -> str:
@@ -96,155 +44,192 @@ def timestamp(seconds: float) -> str:
 
 
 def percent(fraction: float) -> str:
+    """PHP's `number_format($reward * 100, 2) . '%'`."""
     return f"{fraction * 100:.2f}%"
+
+
+def number(value: float) -> float | int:
+    """Whole numbers as JSON integers (`3`, not `3.0`), as the vendor's examples show them."""
+    return int(value) if float(value).is_integer() else value
 
 
 @dataclass
 class LoyaltyCustomer:
+    """One customer as the emulator stores it; `profile` holds the form fields that are set."""
+
     customer_id: str
-    fields: dict[str, Any]  # firstName, lastName, email, phone, gender, birthDate, address, ...
     password: str
-    points: float
     created_at: float
     updated_at: float
+    profile: dict[str, Any] = field(default_factory=dict)
     active: bool = True
-    manual_level_id: str | None = None
+    points: float = 0.0
+    has_account: bool = False  # a points account; Open Loyalty opens one on registration
     transactions_count: int = 0
     transactions_amount: float = 0.0
-    pending_phone: tuple[str, str] | None = None  # (new phone, code)
+    manual_level_id: str | None = None
+    pending_phone: tuple[str, str] | None = None  # (new phone, SMS code)
+    last_login_at: float | None = None
     version: int = 1
-    refresh_tokens: set[str] = field(default_factory=set)
 
-    def level(self) -> LoyaltyLevel:
-        if self.manual_level_id is not None:
-            return next(lv for lv in LEVELS if lv.level_id == self.manual_level_id)
-        eligible = [lv for lv in LEVELS if lv.condition_value <= self.points]
-        return max(eligible, key=lambda lv: lv.condition_value)
+    def get(self, key: str) -> Any:
+        return self.profile.get(key)
 
-    def view(self) -> dict[str, Any]:
-        """The customer object: every documented key, nulls left out."""
-        level = self.level()
-        data: dict[str, Any] = {
-            "customerId": self.customer_id,
-            "active": self.active,
-            **{k: v for k, v in self.fields.items() if v not in (None, "", {})},
-            "createdAt": timestamp(self.created_at),
+    def level(self, tier: TierAssignType) -> LoyaltyLevel:
+        """The manually assigned level, or the one the points (or spend) earn."""
+        manual = level_by_id(self.manual_level_id) if self.manual_level_id else None
+        return manual or earned_level(self.condition_value(tier))
+
+    def condition_value(self, tier: TierAssignType) -> float:
+        return self.points if tier == "points" else self.transactions_amount
+
+    def average_transaction(self) -> float:
+        count = self.transactions_count
+        return self.transactions_amount / count if count else 0.0
+
+
+def _present(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _address(customer: LoyaltyCustomer) -> dict[str, str] | None:
+    address = customer.get("address")
+    if not address:
+        return None
+    return {key: address[key] for key in _ADDRESS_ORDER if address.get(key)}
+
+
+def customer_view(
+    customer: LoyaltyCustomer, tier: TierAssignType, *, detail: bool = True
+) -> dict[str, Any]:
+    """The customer object (key order as in the vendor's example); nulls left out.
+
+    List rows (`detail=False`) lack `segments`, which the vendor adds only on the detail read.
+    """
+    level = customer.level(tier)
+    birth = customer.get("birthDate")
+    last_transaction = customer.created_at + 3600 if customer.transactions_count else None
+    return _present(
+        {
+            "customerId": customer.customer_id,
+            "active": customer.active,
+            "firstName": customer.get("firstName"),
+            "lastName": customer.get("lastName"),
+            "gender": customer.get("gender"),
+            "email": customer.get("email"),
+            "phone": customer.get("phone"),
+            "birthDate": f"{birth}T00:00:00+0000" if birth else None,
+            "address": _address(customer),
+            "company": customer.get("company"),
+            "loyaltyCardNumber": customer.get("loyaltyCardNumber"),
+            "createdAt": timestamp(customer.created_at),
             "levelId": level.level_id,
-            "agreement1": bool(self.fields.get("agreement1", False)),
-            "agreement2": bool(self.fields.get("agreement2", False)),
-            "agreement3": bool(self.fields.get("agreement3", False)),
+            "agreement1": bool(customer.get("agreement1")),
+            "agreement2": bool(customer.get("agreement2")),
+            "agreement3": bool(customer.get("agreement3")),
             "status": {
                 "availableTypes": ["new", "active", "blocked", "deleted"],
                 "availableStates": ["no-card", "card-sent", "with-card"],
-                "type": "active" if self.active else "blocked",
-                "state": "with-card" if self.fields.get("loyaltyCardNumber") else "no-card",
+                "type": "active" if customer.active else "blocked",
+                "state": "with-card" if customer.get("loyaltyCardNumber") else "no-card",
             },
-            "updatedAt": timestamp(self.updated_at),
+            "updatedAt": timestamp(customer.updated_at),
             "campaignPurchases": [],
-            "transactionsCount": self.transactions_count,
-            "transactionsAmount": self.transactions_amount,
-            "transactionsAmountWithoutDeliveryCosts": self.transactions_amount,
+            "transactionsCount": customer.transactions_count,
+            "transactionsAmount": number(customer.transactions_amount),
+            "transactionsAmountWithoutDeliveryCosts": number(customer.transactions_amount),
             "amountExcludedForLevel": 0,
-            "averageTransactionAmount": (
-                self.transactions_amount / self.transactions_count if self.transactions_count else 0
-            ),
-            "labels": [],
+            "averageTransactionAmount": number(customer.average_transaction()),
+            "lastTransactionDate": timestamp(last_transaction) if last_transaction else None,
+            "labels": customer.get("labels") or [],
             "level": {
                 "levelId": {"id": level.level_id, "levelId": level.level_id},
                 "name": level.name,
                 "translations": {"en": {"name": level.name}},
             },
-            "version": self.version,
-            "currency": "eur",
-            "segments": [],
+            "version": customer.version,
+            "currency": CURRENCY,
+            "segments": [] if detail else None,
             "levelPercent": percent(level.reward),
+            "posId": customer.get("posId"),
+            "sellerId": customer.get("sellerId"),
+            "manuallyAssignedLevelId": customer.manual_level_id,
         }
-        if self.manual_level_id is not None:
-            data["manuallyAssignedLevelId"] = self.manual_level_id
-        return data
+    )
 
 
-# The customer form: field -> child names (None for a plain field). Every child is listed in
-# error trees, as Symfony does.
-FORM_FIELDS: dict[str, tuple[str, ...] | None] = {
-    "firstName": None, "lastName": None, "gender": None, "email": None, "phone": None,
-    "birthDate": None, "createdAt": None,
-    "address": ("street", "address1", "address2", "province", "city", "postal", "country"),
-    "company": ("name", "nip"),
-    "loyaltyCardNumber": None, "labels": None, "agreement1": None, "agreement2": None,
-    "agreement3": None, "referral_customer_email": None, "levelId": None, "posId": None,
-    "sellerId": None,
-}  # fmt: skip
-
-_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def parse_brackets(items: list[tuple[str, str]], root: str = "customer") -> dict[str, Any]:
-    """`customer[address][city]=X` form pairs -> {"address": {"city": "X"}}."""
-    result: dict[str, Any] = {}
-    for key, value in items:
-        parts = re.findall(r"\[([^\]]*)\]", key)
-        if not key.startswith(root + "[") or not parts:
-            continue
-        node = result
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                break
-            node = child
-        else:
-            node[parts[-1]] = value
-    return result
-
-
-def form_errors(
-    values: dict[str, Any],
-    *,
-    taken: dict[str, bool],
-    required: tuple[str, ...] = (),
-) -> dict[str, Any] | None:
-    """The Symfony error tree for a submitted customer form, or None when it is valid."""
-    children: dict[str, Any] = {}
-    failed = False
-    for name, sub in FORM_FIELDS.items():
-        if sub is not None:
-            raw = values.get(name)
-            nested: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            children[name] = {"children": {child: {} for child in sub}}
-            postal = str(nested.get("postal") or "")
-            if name == "address" and postal and not re.match(r"^[0-9A-Za-z -]{3,10}$", postal):
-                children[name]["children"]["postal"] = {"errors": ["This value is not valid."]}
-                failed = True
-            continue
-        messages = _field_errors(name, values, taken, required)
-        children[name] = {"errors": messages} if messages else {}
-        failed = failed or bool(messages)
-    return {"form": {"children": children}, "errors": []} if failed else None
+def status_view(
+    customer: LoyaltyCustomer, tier: TierAssignType, *, own: bool = False
+) -> dict[str, Any]:
+    """`GET …/customer/<c>/status`; `own` is the customer's own view (adds p2p and expiry keys)."""
+    names = {"firstName": customer.get("firstName"), "lastName": customer.get("lastName")}
+    if not customer.has_account:
+        return _present({**names, "customerId": customer.customer_id, "currency": CURRENCY})
+    level = customer.level(tier)
+    higher = [lv for lv in LEVELS if lv.condition_value > level.condition_value]
+    upcoming = min(higher, key=lambda lv: lv.condition_value) if higher else None
+    amount = customer.transactions_amount
+    data: dict[str, Any] = {
+        **names,
+        "customerId": customer.customer_id,
+        "points": number(customer.points),
+        "p2pPoints": 0 if own else None,
+        "totalEarnedPoints": number(customer.points),
+        "usedPoints": 0,
+        "expiredPoints": 0,
+        "lockedPoints": 0,
+        "level": percent(level.reward),
+        "levelName": level.name,
+        "levelConditionValue": number(level.condition_value),
+    }
+    if upcoming is not None:
+        data["nextLevel"] = percent(upcoming.reward)
+        data["nextLevelName"] = upcoming.name
+        data["nextLevelConditionValue"] = number(upcoming.condition_value)
+    data["transactionsAmountWithoutDeliveryCosts"] = number(amount)
+    if upcoming is not None and tier == "transactions":
+        # Delivery costs are not excluded in the emulated programme, hence no
+        # `transactionsAmountToNextLevelWithoutDeliveryCosts`.
+        data["transactionsAmountToNextLevel"] = number(upcoming.condition_value - amount)
+    data["averageTransactionsAmount"] = f"{customer.average_transaction():.2f}"
+    data["transactionsCount"] = customer.transactions_count
+    data["transactionsAmount"] = number(amount)
+    if upcoming is not None and tier == "points":
+        data["pointsToNextLevel"] = number(upcoming.condition_value - customer.points)
+    data["currency"] = CURRENCY
+    data["pointsExpiringNextMonth"] = 0
+    if own:
+        data["pointsExpiringBreakdown"] = []  # PHP serialises an empty map as a JSON list
+    return _present(data)
 
 
-def _field_errors(
-    name: str, values: dict[str, Any], taken: dict[str, bool], required: tuple[str, ...]
-) -> list[str]:
-    value = values.get(name)
-    if name in required and not value:
-        return ["This value should not be blank."]
-    if name not in values or value in (None, ""):
-        return []
-    text = str(value)
-    if name == "email" and not _EMAIL.match(text):
-        return ["This value is not a valid email address."]
-    if name == "phone" and not _PHONE.match(text):
-        return ["This value is not a valid phone number."]
-    if name == "birthDate" and not _DATE.match(text):
-        return ["This value is not valid."]
-    if name == "gender" and text not in ("male", "female", "not_disclosed"):
-        return ["The value you selected is not a valid choice."]
-    if taken.get(name):
-        return ["This value is already used."]
-    return []
+def level_admin_view(level: LoyaltyLevel) -> dict[str, Any]:
+    """A level as the admin list and details show it (4.x `levelId`, reward as a fraction)."""
+    return {
+        "levelId": level.level_id,
+        "name": level.name,
+        "description": level.description,
+        "hasPhoto": False,
+        "active": True,
+        "conditionValue": number(level.condition_value),
+        "reward": {"name": level.reward_name, "value": level.reward, "code": level.reward_code},
+        "specialRewards": [],
+        "translations": [
+            {
+                "name": level.name,
+                "description": level.description,
+                "id": level.translation_id,
+                "locale": "en",
+            }
+        ],
+    }
 
 
-def new_customer_id() -> str:
-    return str(uuid.uuid4())
+def level_customer_view(level: LoyaltyLevel) -> dict[str, Any]:
+    """The customer-facing level: no id and no reward."""
+    return {
+        "name": level.name,
+        "description": level.description,
+        "conditionValue": number(level.condition_value),
+        "hasPhoto": False,
+    }

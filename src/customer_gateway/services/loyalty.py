@@ -27,6 +27,9 @@ class LoyaltyService:
             return connector.name
         return connector.loyalty_backend
 
+    def is_loyalty_backend(self, name: str) -> bool:
+        return Capability.LOYALTY in self.backends.get(name).capabilities
+
     def _loyalty(self, name: str) -> Connector:
         return self.backends.require(name, Capability.LOYALTY)
 

@@ -151,3 +151,12 @@ async def test_client_ignores_proxies_from_the_environment(monkeypatch: pytest.M
     assert t._client._trust_env is False
     assert t._client.follow_redirects is False
     await t.aclose()
+
+
+async def test_cookies_from_one_answer_never_ride_along_on_the_next() -> None:
+    t, seen = transport(
+        lambda r: httpx.Response(200, json={}, headers={"Set-Cookie": "session=customer-a; Path=/"})
+    )
+    await t.request("GET", "customers/me")
+    await t.request("GET", "customers/me")
+    assert "cookie" not in seen[1].headers
