@@ -144,15 +144,6 @@ async def test_dropped_connection_after_a_write_is_unknown_outcome() -> None:
     assert caught.value.outcome_unknown is True
 
 
-async def test_client_ignores_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:1")
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
-    t = Transport("menu", "http://upstream.test/api")
-    assert t._client._trust_env is False
-    assert t._client.follow_redirects is False
-    await t.aclose()
-
-
 async def test_cookies_from_one_answer_never_ride_along_on_the_next() -> None:
     t, seen = transport(
         lambda r: httpx.Response(200, json={}, headers={"Set-Cookie": "session=customer-a; Path=/"})
