@@ -33,7 +33,9 @@ class Floor:
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=100)
         self.session = aiohttp.ClientSession(connector=connector)
-        async with self.session.post(f"{self.upstream}/admin/login_check", json=self.credentials) as r:
+        async with self.session.post(
+            f"{self.upstream}/admin/login_check", json=self.credentials
+        ) as r:
             self.token = (await r.json())["token"]
 
     async def get(self, path: str) -> Any:
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--password", default="loyalty-admin-pass")
     args = parser.parse_args()
     floor = Floor(args.upstream, args.username, args.password)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await floor.start()

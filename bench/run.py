@@ -30,7 +30,7 @@ from typing import Any
 HERE = Path(__file__).parent
 ADMIN_KEY = "bench-admin-key-0123456789"
 SINGLE = "query Single($id: ID!) { customer(id: $id) { id email firstName lastName loyalty { points level { name } } } }"
-LIST = "query List { customers(backend: \"loyalty\", first: 50) { edges { node { email loyalty { points } } } } }"
+LIST = 'query List { customers(backend: "loyalty", first: 50) { edges { node { email loyalty { points } } } } }'
 MESH_SINGLE = "query Single($id: String!) { customer(id: $id) { customerId email firstName lastName loyalty { points levelName } } }"
 MESH_LIST = "query List { customerList(first: 50) { customers { email loyalty { points } } } }"
 WRK_SCRIPT = """
@@ -50,17 +50,25 @@ def free_port() -> int:
 
 def pinned(core: int, command: list[str]) -> list[str]:
     taskset = shutil.which("taskset")
-    return [taskset, "-c", str(core), *command] if taskset and os.cpu_count() and os.cpu_count() > 1 else command  # type: ignore[operator]
+    return (
+        [taskset, "-c", str(core), *command]
+        if taskset and os.cpu_count() and os.cpu_count() > 1
+        else command
+    )  # type: ignore[operator]
 
 
-def wait_http(url: str, timeout: float = 60.0, method: str = "GET", body: bytes | None = None) -> None:
+def wait_http(
+    url: str, timeout: float = 60.0, method: str = "GET", body: bytes | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                url, data=body, method=method, headers={"Content-Type": "application/json"}
+            )
             with urllib.request.urlopen(request, timeout=2):
                 return
-        except Exception:  # noqa: BLE001 - anything but an answer means "not yet"
+        except Exception:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not come up") from None
             time.sleep(0.2)
@@ -68,7 +76,9 @@ def wait_http(url: str, timeout: float = 60.0, method: str = "GET", body: bytes 
 
 def http_json(url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -88,7 +98,7 @@ def peak_rss_mb(pid: int) -> float:
 def ensure_wrk() -> str:
     path = shutil.which("wrk")
     if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True)  # noqa: S607
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True)
         path = shutil.which("wrk")
     if path is None:
         sys.exit("bench: wrk is required (Debian package `wrk`)")
@@ -102,12 +112,21 @@ def ensure_mesh() -> Path | None:
         return None
     pinned_dir = HERE / "mesh"
     digest = hashlib.sha256((pinned_dir / "package-lock.json").read_bytes()).hexdigest()[:16]
-    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "customer-gateway-bench" / f"mesh-{digest}"
+    folder = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "customer-gateway-bench"
+        / f"mesh-{digest}"
+    )
     if not (folder / "node_modules" / ".installed").exists():
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copyfile(pinned_dir / name, folder / name)
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, check=True, timeout=900)  # noqa: S603
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=folder,
+            check=True,
+            timeout=900,
+        )
         (folder / "node_modules" / ".installed").touch()
     return folder
 
@@ -144,9 +163,21 @@ class Bench:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     measures: list[Measure] = field(default_factory=list)
 
-    def start(self, command: list[str], core: int, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        command: list[str],
+        core: int,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{len(self.processes)}.log", "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(pinned(core, command), stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd)  # noqa: S603
+        process = subprocess.Popen(
+            pinned(core, command),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+        )
         self.processes.append(process)
         return process
 
@@ -165,10 +196,20 @@ class Bench:
 
     def journal_clear(self, sandbox: str) -> None:
         """Between runs: a journal of hundreds of thousands of entries slows the sandbox's GC."""
-        request = urllib.request.Request(f"{sandbox}/sandbox/loyalty/_sandbox/journal", method="DELETE")
+        request = urllib.request.Request(
+            f"{sandbox}/sandbox/loyalty/_sandbox/journal", method="DELETE"
+        )
         urllib.request.urlopen(request, timeout=10).close()
 
-    def run_wrk(self, wrk: str, server: Server, operation: str, concurrency: int, duration: float, sandbox: str) -> Measure:
+    def run_wrk(
+        self,
+        wrk: str,
+        server: Server,
+        operation: str,
+        concurrency: int,
+        duration: float,
+        sandbox: str,
+    ) -> Measure:
         if operation == "single":
             body = json.dumps({"query": server.single, "variables": server.single_vars})
             url = server.url if server.name != "floor" else server.url + "/customer"
@@ -177,21 +218,50 @@ class Bench:
             url = server.url if server.name != "floor" else server.url + "/customers"
         env = {**os.environ, "BENCH_BODY": body, "BENCH_ADMIN_KEY": server.admin_key}
         script = self.workdir / "post.lua"
+
         def wrk_command(seconds: float) -> list[str]:
-            return pinned(0, [wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "--latency", "-s", str(script), url])
+            return pinned(
+                0,
+                [
+                    wrk,
+                    "-t1",
+                    f"-c{concurrency}",
+                    f"-d{max(1, round(seconds))}s",
+                    "--timeout",
+                    "10s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    url,
+                ],
+            )
 
         command = wrk_command(duration)
-        subprocess.run(wrk_command(min(duration, 2.0)), env=env, capture_output=True, check=True, timeout=60)  # warm-up
+        subprocess.run(
+            wrk_command(min(duration, 2.0)), env=env, capture_output=True, check=True, timeout=60
+        )  # warm-up
         self.journal_clear(sandbox)
         calls_before, cpu_before = self.journal_count(sandbox), cpu_seconds(server.process.pid)
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=duration + 60)
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, check=True, timeout=duration + 60
+        )
         cpu = cpu_seconds(server.process.pid) - cpu_before
         calls = self.journal_count(sandbox) - calls_before
         out = result.stdout
         requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
         errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        return Measure(server.name, operation, concurrency, rps, latency(out, "50%"), latency(out, "99%"), 1000 * cpu / max(requests, 1), calls / max(requests, 1), errors)
+        return Measure(
+            server.name,
+            operation,
+            concurrency,
+            rps,
+            latency(out, "50%"),
+            latency(out, "99%"),
+            1000 * cpu / max(requests, 1),
+            calls / max(requests, 1),
+            errors,
+        )
 
 
 def latency(wrk_output: str, percentile: str) -> float:
@@ -205,8 +275,15 @@ def latency(wrk_output: str, percentile: str) -> float:
 def check_answers(servers: list[Server]) -> None:
     """Every server must answer both operations with data and no errors before it is timed."""
     for server in servers:
-        for operation, query, variables in (("single", server.single, server.single_vars), ("list", server.listing, {})):
-            path = "" if server.name != "floor" else ("/customer" if operation == "single" else "/customers")
+        for operation, query, variables in (
+            ("single", server.single, server.single_vars),
+            ("list", server.listing, {}),
+        ):
+            path = (
+                ""
+                if server.name != "floor"
+                else ("/customer" if operation == "single" else "/customers")
+            )
             headers = {"X-Api-Key": server.admin_key} if server.admin_key else {}
             body = http_json(server.url + path, {"query": query, "variables": variables}, headers)
             if body.get("errors") or not body.get("data"):
@@ -216,13 +293,21 @@ def check_answers(servers: list[Server]) -> None:
 def setup_servers(bench: Bench, sandbox: str) -> list[Server]:
     python = sys.executable
     upstream = f"{sandbox}/sandbox/loyalty/api"
-    token = http_json(f"{upstream}/admin/login_check", {"_username": "admin", "_password": "loyalty-admin-pass"})["token"]
+    token = http_json(
+        f"{upstream}/admin/login_check", {"_username": "admin", "_password": "loyalty-admin-pass"}
+    )["token"]
     auth = {"Authorization": f"Bearer {token}"}
     for i in range(40):  # a 50-customer page needs 50 customers
         form = f"customer[firstName]=Bench&customer[lastName]=User{i}&customer[email]=bench{i}%40example.com&customer[agreement1]=1".encode()
-        request = urllib.request.Request(f"{upstream}/DEFAULT/customer/register", data=form, headers={**auth, "Content-Type": "application/x-www-form-urlencoded"})
+        request = urllib.request.Request(
+            f"{upstream}/DEFAULT/customer/register",
+            data=form,
+            headers={**auth, "Content-Type": "application/x-www-form-urlencoded"},
+        )
         urllib.request.urlopen(request, timeout=10).close()
-    ada = http_json(f"{upstream}/DEFAULT/admin/customer?email=ada.lovelace%40example.com&strict=1", headers=auth)["customers"][0]["customerId"]
+    ada = http_json(
+        f"{upstream}/DEFAULT/admin/customer?email=ada.lovelace%40example.com&strict=1", headers=auth
+    )["customers"][0]["customerId"]
     servers: list[Server] = []
 
     config = bench.workdir / "gateway.toml"
@@ -241,27 +326,61 @@ base_url = "{upstream}"
 admin_username = "admin"
 admin_password = "loyalty-admin-pass"
 """)
-    process = bench.start([python, "-m", "customer_gateway", "serve", "--config", str(config)], core=1)
+    process = bench.start(
+        [python, "-m", "customer_gateway", "serve", "--config", str(config)], core=1
+    )
     gateway_url = f"http://127.0.0.1:{gateway_port}/graphql"
     wait_http(f"http://127.0.0.1:{gateway_port}/healthz")
     from customer_gateway.domain import encode_customer_id
 
-    servers.append(Server("gateway", gateway_url, process, SINGLE, {"id": encode_customer_id("loyalty", ada)}, LIST, ADMIN_KEY))
+    servers.append(
+        Server(
+            "gateway",
+            gateway_url,
+            process,
+            SINGLE,
+            {"id": encode_customer_id("loyalty", ada)},
+            LIST,
+            ADMIN_KEY,
+        )
+    )
 
     floor_port = free_port()
-    process = bench.start([python, str(HERE / "floor.py"), "--port", str(floor_port), "--upstream", upstream], core=1)
+    process = bench.start(
+        [python, str(HERE / "floor.py"), "--port", str(floor_port), "--upstream", upstream], core=1
+    )
     floor_url = f"http://127.0.0.1:{floor_port}"
-    wait_http(f"{floor_url}/customer", method="POST", body=json.dumps({"variables": {"id": ada}}).encode())
+    wait_http(
+        f"{floor_url}/customer", method="POST", body=json.dumps({"variables": {"id": ada}}).encode()
+    )
     servers.append(Server("floor", floor_url, process, SINGLE, {"id": ada}, LIST))
 
     if not bench.args.skip_mesh and (mesh := ensure_mesh()) is not None:
         mesh_port = free_port()
-        for name, query in (("customer.json", f"DEFAULT/customer/{ada}"), ("status.json", f"DEFAULT/admin/customer/{ada}/status"), ("list.json", "DEFAULT/admin/customer?perPage=3")):
+        for name, query in (
+            ("customer.json", f"DEFAULT/customer/{ada}"),
+            ("status.json", f"DEFAULT/admin/customer/{ada}/status"),
+            ("list.json", "DEFAULT/admin/customer?perPage=3"),
+        ):
             (mesh / name).write_text(json.dumps(http_json(f"{upstream}/{query}", headers=auth)))
-        (mesh / ".meshrc.yaml").write_text((HERE / "mesh" / "meshrc.yaml").read_text().replace("{UPSTREAM}", f"{upstream}/DEFAULT").replace("{PORT}", str(mesh_port)))
+        (mesh / ".meshrc.yaml").write_text(
+            (HERE / "mesh" / "meshrc.yaml")
+            .read_text()
+            .replace("{UPSTREAM}", f"{upstream}/DEFAULT")
+            .replace("{PORT}", str(mesh_port))
+        )
         env = {"OL_ADMIN_TOKEN": token}
-        subprocess.run([shutil.which("npx") or "npx", "mesh", "build"], cwd=mesh, env={**os.environ, **env}, check=True, capture_output=True, timeout=300)  # noqa: S603
-        process = bench.start(["node", "node_modules/.bin/mesh", "start"], core=1, env=env, cwd=mesh)
+        subprocess.run(
+            [shutil.which("npx") or "npx", "mesh", "build"],
+            cwd=mesh,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        process = bench.start(
+            ["node", "node_modules/.bin/mesh", "start"], core=1, env=env, cwd=mesh
+        )
         mesh_url = f"http://127.0.0.1:{mesh_port}/graphql"
         wait_http(mesh_url, method="POST", body=json.dumps({"query": "{ __typename }"}).encode())
         servers.append(Server("mesh", mesh_url, process, MESH_SINGLE, {"id": ada}, MESH_LIST))
@@ -270,11 +389,19 @@ admin_password = "loyalty-admin-pass"
 
 def report(measures: list[Measure], servers: list[Server]) -> None:
     def median(server: str, operation: str, concurrency: int, attr: str) -> float:
-        values = [getattr(m, attr) for m in measures if (m.server, m.operation, m.concurrency) == (server, operation, concurrency)]
+        values = [
+            getattr(m, attr)
+            for m in measures
+            if (m.server, m.operation, m.concurrency) == (server, operation, concurrency)
+        ]
         return statistics.median(values) if values else float("nan")
 
-    keys = sorted({(m.operation, m.concurrency) for m in measures}, key=lambda k: (k[0] != "single", k[1]))
-    print(f"\n{'operation':10} {'conc':>4} {'server':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} {'upstream/op':>11} {'errors':>6}")
+    keys = sorted(
+        {(m.operation, m.concurrency) for m in measures}, key=lambda k: (k[0] != "single", k[1])
+    )
+    print(
+        f"\n{'operation':10} {'conc':>4} {'server':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} {'upstream/op':>11} {'errors':>6}"
+    )
     for operation, concurrency in keys:
         for server in servers:
             if not any(m.server == server.name and m.operation == operation for m in measures):
@@ -291,31 +418,47 @@ def report(measures: list[Measure], servers: list[Server]) -> None:
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}" if b and b == b and a == a else "n/a"
 
-    single_vs_mesh = ratio(min(rps("gateway", "single", c) / rps("mesh", "single", c) for c in (mid, high)) if any(s.name == "mesh" for s in servers) else float("nan"), 1)
-    single_vs_floor = ratio(min(rps("gateway", "single", c) / rps("floor", "single", c) for c in (mid, high)), 1)
+    single_vs_mesh = ratio(
+        min(rps("gateway", "single", c) / rps("mesh", "single", c) for c in (mid, high))
+        if any(s.name == "mesh" for s in servers)
+        else float("nan"),
+        1,
+    )
+    single_vs_floor = ratio(
+        min(rps("gateway", "single", c) / rps("floor", "single", c) for c in (mid, high)), 1
+    )
     list_vs_floor = ratio(rps("gateway", "list", mid), rps("floor", "list", mid))
     cpu = median("gateway", "single", mid, "cpu_ms")
     rss = next(s.peak_rss for s in servers if s.name == "gateway")
     added = median("gateway", "single", 1, "p50_ms") - median("floor", "single", 1, "p50_ms")
     print(f"gateway-added p50 latency at concurrency 1: {added:.2f} ms")
-    print(f"bench: single_vs_mesh={single_vs_mesh} single_vs_floor={single_vs_floor} list_vs_floor={list_vs_floor} cpu_ms_single={cpu:.2f} rss_mb={rss:.0f}")
+    print(
+        f"bench: single_vs_mesh={single_vs_mesh} single_vs_floor={single_vs_floor} list_vs_floor={list_vs_floor} cpu_ms_single={cpu:.2f} rss_mb={rss:.0f}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="short runs, one round: a smoke test")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-mesh", action="store_true")
     args = parser.parse_args()
-    duration, rounds, levels = (2.0, 1, (1, 16, 64)) if args.quick else (args.duration, args.rounds, (1, 16, 64))
+    duration, rounds, levels = (
+        (2.0, 1, (1, 16, 64)) if args.quick else (args.duration, args.rounds, (1, 16, 64))
+    )
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="customer-gateway-bench-") as tmp:
         bench = Bench(args, Path(tmp))
         (bench.workdir / "post.lua").write_text(WRK_SCRIPT)
         try:
             sandbox_port = free_port()
-            bench.start([sys.executable, "-m", "customer_gateway", "sandbox", "--port", str(sandbox_port)], core=0)
+            bench.start(
+                [sys.executable, "-m", "customer_gateway", "sandbox", "--port", str(sandbox_port)],
+                core=0,
+            )
             sandbox = f"http://127.0.0.1:{sandbox_port}"
             wait_http(f"{sandbox}/sandbox/loyalty/_sandbox/journal?count=1")
             servers = setup_servers(bench, sandbox)
@@ -324,9 +467,14 @@ def main() -> None:
                 for operation in ("single", "list"):
                     for concurrency in levels:
                         for server in servers:  # interleaved: each server sees the same conditions
-                            measure = bench.run_wrk(wrk, server, operation, concurrency, duration, sandbox)
+                            measure = bench.run_wrk(
+                                wrk, server, operation, concurrency, duration, sandbox
+                            )
                             bench.measures.append(measure)
-                            print(f"round {round_number + 1}/{rounds} {operation:6} c={concurrency:<3} {server.name:8} {measure.rps:9.1f} req/s", flush=True)
+                            print(
+                                f"round {round_number + 1}/{rounds} {operation:6} c={concurrency:<3} {server.name:8} {measure.rps:9.1f} req/s",
+                                flush=True,
+                            )
             for server in servers:
                 server.peak_rss = peak_rss_mb(server.process.pid)
             report(bench.measures, servers)
