@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.failures import (
     DEFAULT_STATUS_TABLE,
     Failure,
@@ -129,6 +130,30 @@ class Transport:
         timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s)
         self._timeout = timeout.as_dict()
         self._transport = http_transport or _engine(engine)
+
+    @classmethod
+    def for_backend(
+        cls,
+        name: str,
+        settings: BackendSettings,
+        *,
+        headers: Mapping[str, str],
+        base_url: str | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Transport:
+        """A transport with the backend's configured timeouts, attempts, breaker and engine."""
+        return cls(
+            name,
+            base_url or settings.base,
+            connect_timeout_s=settings.connect_timeout_s,
+            timeout_s=settings.timeout_s,
+            max_attempts=settings.max_attempts,
+            circuit_failures=settings.circuit_failures,
+            circuit_open_s=settings.circuit_open_s,
+            engine=settings.http_engine,
+            headers=headers,
+            http_transport=http_transport,
+        )
 
     async def aclose(self) -> None:
         await self._transport.aclose()

@@ -26,13 +26,10 @@ from starlette.routing import Route
 
 from customer_gateway.sandbox.common import (
     Clock,
-    Journal,
-    Outbox,
-    emulator_app,
     jwt_decode_hs256,
     jwt_encode_hs256,
 )
-from customer_gateway.sandbox.faults import FaultPlan
+from customer_gateway.sandbox.emulator import Emulator
 from customer_gateway.sandbox.kibo_model import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -95,7 +92,7 @@ class _Account:
         return {**self.data, "contacts": [dict(c) for c in self.contacts]}
 
 
-class KiboSandbox:
+class KiboSandbox(Emulator):
     def __init__(
         self,
         *,
@@ -111,12 +108,9 @@ class KiboSandbox:
     ) -> None:
         self.tenant, self.site = tenant, site
         self.client_id, self.client_secret = client_id, client_secret
-        self.clock = clock or Clock()
+        super().__init__(clock)
         self.app_token_ttl_s = app_token_ttl_s
         self.access_ttl_s, self.refresh_ttl_s = access_ttl_s, refresh_ttl_s
-        self.journal = Journal()
-        self.faults = FaultPlan()
-        self.outbox = Outbox()  # Kibo sends no change codes; kept for a uniform sandbox surface
         self._secret = secrets.token_bytes(32)
         self._app_tokens: dict[str, float] = {}
         self._app_refresh: set[str] = set()
@@ -133,13 +127,7 @@ class KiboSandbox:
                     last_name=demo.last_name,
                     phone=demo.phone,
                 )
-        self.app = emulator_app(
-            self._routes(),
-            journal=self.journal,
-            outbox=self.outbox,
-            clock=self.clock,
-            faults=self.faults,
-        )
+        self.app = self.build_app(self._routes())
 
     # --- helpers for tests and the demo ------------------------------------------------
 

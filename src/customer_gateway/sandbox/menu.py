@@ -30,14 +30,11 @@ from starlette.routing import Route
 
 from customer_gateway.sandbox.common import (
     Clock,
-    Journal,
-    Outbox,
     OutboxMessage,
-    emulator_app,
     jwt_decode_hs256,
     jwt_encode_hs256,
 )
-from customer_gateway.sandbox.faults import FaultPlan
+from customer_gateway.sandbox.emulator import Emulator
 from customer_gateway.sandbox.menu_model import (
     DEMO_APPLICATION_KEY,
     DEMO_CUSTOMERS,
@@ -69,7 +66,7 @@ __all__ = [
 ]
 
 
-class MenuSandbox:
+class MenuSandbox(Emulator):
     """One Menu brand: its accounts, tokens, pending OTP changes, journal and outbox."""
 
     def __init__(
@@ -85,13 +82,10 @@ class MenuSandbox:
     ) -> None:
         self.auth_type = auth_type
         self.application_key = application_key
-        self.clock = clock or Clock()
+        super().__init__(clock)
         self.phone_unique = phone_unique
         self.otp_ttl_s = otp_ttl_s
         self.otp_max_attempts = otp_max_attempts
-        self.journal = Journal()
-        self.faults = FaultPlan()
-        self.outbox = Outbox()
         self._secret = secrets.token_bytes(32)
         self._accounts: dict[str, Account] = {}
         self._revoked: set[str] = set()
@@ -108,13 +102,7 @@ class MenuSandbox:
                     phone_number=demo.phone_number,
                     locale=demo.locale,
                 )
-        self.app = emulator_app(
-            self._routes(),
-            journal=self.journal,
-            outbox=self.outbox,
-            clock=self.clock,
-            faults=self.faults,
-        )
+        self.app = self.build_app(self._routes())
 
     # --- test and demo helpers ---------------------------------------------------------
 

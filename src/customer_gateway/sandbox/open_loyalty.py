@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
-from customer_gateway.sandbox.common import Clock, Journal, Outbox, OutboxMessage, emulator_app
-from customer_gateway.sandbox.faults import FaultPlan
+from customer_gateway.sandbox.common import Clock, OutboxMessage
+from customer_gateway.sandbox.emulator import Emulator
 from customer_gateway.sandbox.open_loyalty_auth import (
     OpenLoyaltyError,
     RefreshTokens,
@@ -83,7 +83,7 @@ def _same(given: str, expected: str) -> bool:
     return secrets.compare_digest(given.encode(), expected.encode())
 
 
-class OpenLoyaltySandbox:
+class OpenLoyaltySandbox(Emulator):
     """One Open Loyalty store: its customers, levels, tokens, journal, outbox and fault plan."""
 
     def __init__(
@@ -100,12 +100,9 @@ class OpenLoyaltySandbox:
         self.store_code = store_code
         self.admin_username = admin_username
         self.admin_password = admin_password
-        self.clock = clock or Clock()
+        super().__init__(clock)
         self.token_ttl_s = token_ttl_s
         self.tier_assign_type: TierAssignType = tier_assign_type
-        self.journal = Journal()
-        self.faults = FaultPlan()
-        self.outbox = Outbox()
         self.signer = TokenSigner(self.clock, token_ttl_s)
         self.refresh_tokens = RefreshTokens(self.clock)
         self.store = CustomerStore(self.clock, tier_assign_type)
@@ -113,13 +110,7 @@ class OpenLoyaltySandbox:
         self._admin_last_login: float | None = None
         if seed:
             self.store.seed(DEMO_CUSTOMERS)
-        self.app = emulator_app(
-            self._routes(),
-            journal=self.journal,
-            outbox=self.outbox,
-            clock=self.clock,
-            faults=self.faults,
-        )
+        self.app = self.build_app(self._routes())
 
     # --- helpers for tests and the demo ------------------------------------------------
 

@@ -91,31 +91,17 @@ class KiboConnector(UnsupportedOperations):
         self.name = name
         self.settings = settings
         self.loyalty_backend = settings.loyalty
-        common = {
-            "connect_timeout_s": settings.connect_timeout_s,
-            "timeout_s": settings.timeout_s,
-            "max_attempts": settings.max_attempts,
-            "circuit_failures": settings.circuit_failures,
-            "circuit_open_s": settings.circuit_open_s,
-            "engine": settings.http_engine,
-            "http_transport": http_transport,
-        }
         json_headers = {"Accept": "application/json", "Content-Type": "application/json"}
-        self.transport = Transport(
-            name,
-            settings.base,
-            headers={
-                **json_headers,
-                "x-vol-tenant": str(settings.tenant),
-                "x-vol-site": str(settings.site),
-            },
-            **common,  # type: ignore[arg-type]
+        tenant = {"x-vol-tenant": str(settings.tenant), "x-vol-site": str(settings.site)}
+        self.transport = Transport.for_backend(
+            name, settings, headers={**json_headers, **tenant}, http_transport=http_transport
         )
-        self.auth_transport = Transport(
+        self.auth_transport = Transport.for_backend(
             name,
-            str(settings.auth_url).rstrip("/"),
+            settings,
+            base_url=str(settings.auth_url).rstrip("/"),
             headers=json_headers,
-            **common,  # type: ignore[arg-type]
+            http_transport=http_transport,
         )
         self.app_token = ServiceToken(self._fetch_app_token, clock=clock)
         self._clock = clock

@@ -85,15 +85,9 @@ class MenuConnector(UnsupportedOperations):
         self._otp_kind = (
             ChangeKind.EMAIL if settings.auth_type == "email" else ChangeKind.PHONE_NUMBER
         )
-        self.transport = Transport(
+        self.transport = Transport.for_backend(
             name,
-            settings.base,
-            connect_timeout_s=settings.connect_timeout_s,
-            timeout_s=settings.timeout_s,
-            max_attempts=settings.max_attempts,
-            circuit_failures=settings.circuit_failures,
-            circuit_open_s=settings.circuit_open_s,
-            engine=settings.http_engine,
+            settings,
             headers={
                 "Accept": "application/json",
                 "Content-Type": "application/json",

@@ -97,17 +97,8 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         self.settings = settings
         self.loyalty_backend = settings.loyalty
         self.store = settings.store_code
-        self.transport = Transport(
-            name,
-            settings.base,
-            connect_timeout_s=settings.connect_timeout_s,
-            timeout_s=settings.timeout_s,
-            max_attempts=settings.max_attempts,
-            circuit_failures=settings.circuit_failures,
-            circuit_open_s=settings.circuit_open_s,
-            engine=settings.http_engine,
-            headers={"Accept": "application/json"},
-            http_transport=http_transport,
+        self.transport = Transport.for_backend(
+            name, settings, headers={"Accept": "application/json"}, http_transport=http_transport
         )
         self.admin_token = ServiceToken(self._admin_login, clock=clock)
         self._clock = clock
