@@ -20,12 +20,14 @@ from customer_gateway.sandbox.kibo import (
     DEMO_TENANT,
     KiboSandbox,
 )
+from customer_gateway.sandbox.kibo import DEMO_CUSTOMERS as KIBO_CUSTOMERS
 from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY, DEMO_CUSTOMERS, MenuSandbox
 from customer_gateway.sandbox.open_loyalty import (
     DEMO_ADMIN_PASSWORD,
     DEMO_ADMIN_USERNAME,
     OpenLoyaltySandbox,
 )
+from customer_gateway.sandbox.open_loyalty import DEMO_CUSTOMERS as LOYALTY_CUSTOMERS
 from customer_gateway.settings import parse_settings
 
 __all__ = ["DEMO_ADMIN_KEY", "Demo", "build_demo", "walkthrough_document"]
@@ -46,16 +48,22 @@ class Demo:
     kibo: KiboSandbox
 
     def banner(self) -> str:
-        ada = DEMO_CUSTOMERS[0]
+        menu, shopper, loyal = DEMO_CUSTOMERS[0], KIBO_CUSTOMERS[0], LOYALTY_CUSTOMERS[0]
+        url = self.base_url
         return "\n".join(
             [
                 "customer-gateway demo (sandbox backends, demo data, no credentials needed)",
-                f"  GraphiQL:      {self.base_url}/graphql",
-                f'  sign in:       backend "menu", username {ada.email!r}, '
-                f"password {ada.password!r}",
-                f"  admin key:     X-Api-Key: {DEMO_ADMIN_KEY}",
-                f"  OTP codes:     {self.base_url}/sandbox/menu/_sandbox/outbox",
-                f"  health:        {self.base_url}/healthz",
+                f"  GraphiQL:   {url}/graphql",
+                "  sign in:",
+                f'    backend "menu"     {menu.email} / {menu.password}',
+                f'    backend "kibo"     {shopper.email} / {shopper.password}',
+                f'    backend "loyalty"  {loyal.email} / {loyal.password}',
+                f"  admin key:  X-Api-Key: {DEMO_ADMIN_KEY}",
+                "  one-time codes:",
+                f"    Menu:                      {url}/sandbox/menu/_sandbox/outbox",
+                f"    Open Loyalty (SMS):        {url}/sandbox/loyalty/_sandbox/outbox",
+                f"    sent by the gateway:       {url}/_demo/outbox  (Kibo, Open Loyalty email)",
+                f"  health:     {url}/healthz   metrics: {url}/metrics",
             ]
         )
 

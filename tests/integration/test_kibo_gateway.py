@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,19 +126,20 @@ def test_concurrent_refreshes_with_one_token_make_one_upstream_call(
 ) -> None:
     gateway = make_live_gateway(kibo_backend("kibo", sandboxes.url("kibo")))
     refresh_token = sign_in(gateway.client)["token"]["refreshToken"]  # type: ignore[arg-type]
-    kibo.faults.add("delay", "authtickets/refresh", delay_s=0.3)
+    # Long enough that every request reaches the gateway while the first refresh is in flight.
+    kibo.faults.add("delay", "authtickets/refresh", delay_s=1.5)
     query = 'mutation($t: String) { refreshToken(backend: "kibo", refreshToken: $t) { token { accessToken refreshToken } userErrors { code } } }'
-    with concurrent.futures.ThreadPoolExecutor(10) as pool:
 
-        def refresh(_: int) -> dict[str, Any]:
-            response = httpx.post(
-                f"{gateway.url}/graphql",
-                json={"query": query, "variables": {"t": refresh_token}},
-                timeout=10,
+    async def refresh_all() -> list[dict[str, Any]]:
+        limits = httpx.Limits(max_connections=10)
+        async with httpx.AsyncClient(base_url=gateway.url, limits=limits, timeout=10) as client:
+            payload = {"query": query, "variables": {"t": refresh_token}}
+            responses = await asyncio.gather(
+                *(client.post("/graphql", json=payload) for _ in range(10))
             )
-            return response.json()["data"]["refreshToken"]  # type: ignore[no-any-return]
+        return [r.json()["data"]["refreshToken"] for r in responses]
 
-        results = list(pool.map(refresh, range(10)))
+    results = asyncio.run(refresh_all())
     assert kibo.journal.count("PUT", "authtickets/refresh") == 1
     assert len({r["token"]["accessToken"] for r in results}) == 1
     assert all(r["userErrors"] == [] for r in results)

@@ -532,7 +532,7 @@ def test_admin_reads_fetch_profile_and_status_concurrently(
         linked_gateway, '{ levels(backend: "loyalty") { name } }'
     )  # warm the admin token and levels
     loyalty.journal.clear()
-    loyalty.faults.add("delay", f"/customer/{ada['nativeId']}", method="GET", delay_s=0.3)
+    loyalty.faults.add("delay", f"/customer/{ada['nativeId']}", method="GET", delay_s=1.0)
     body = gql(
         linked_gateway,
         "query($id: ID!) { customer(id: $id) { email loyalty { points } } }",
@@ -542,4 +542,4 @@ def test_admin_reads_fetch_profile_and_status_concurrently(
     assert body["data"]["customer"]["loyalty"]["points"] == 1720
     profile = loyalty.journal.matching("GET", f"/customer/{ada['nativeId']}")[0]
     status = loyalty.journal.matching("GET", "/status")[0]
-    assert abs(status.at - profile.at) < 0.2  # the status did not wait for the slow profile
+    assert abs(status.at - profile.at) < 0.5  # the status did not wait for the slow profile
