@@ -7,18 +7,15 @@ anything unexpected is masked as INTERNAL with a fixed message and logged with t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 
 from customer_gateway.api.types import UserError
 from customer_gateway.domain import GatewayError, RateLimitedError, UserFacingError
 from customer_gateway.observability.logging import current_request_id
 
-__all__ = ["ErrorCodes", "to_user_errors"]
+__all__ = ["to_user_errors", "with_codes"]
 
 logger = logging.getLogger("customer_gateway.errors")
 
@@ -48,52 +45,48 @@ def to_user_errors(
     return result
 
 
-class ErrorCodes(SchemaExtension):
-    """Gives every error a documented `extensions.code` and masks the unexpected ones."""
+def with_codes(errors: Sequence[GraphQLError]) -> list[GraphQLError]:
+    """Every error with a documented `extensions.code`; unexpected ones masked and logged."""
+    return [_convert(error) for error in errors]
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult) and result.errors:
-            result.errors = [self._convert(error) for error in result.errors]
 
-    def _convert(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, GatewayError):
-            extensions: dict[str, object] = {"code": original.code}
-            if original.backend:
-                extensions["backend"] = original.backend
-            if isinstance(original, RateLimitedError):
-                extensions["retryAfter"] = original.retry_after
-            return self._rebuild(error, original.message, extensions)
-        if original is None:
-            code = (
-                "GRAPHQL_PARSE_FAILED"
-                if isinstance(error, GraphQLSyntaxError)
-                else "GRAPHQL_VALIDATION_FAILED"
-            )
-            if error.extensions and "code" in error.extensions:
-                return error
-            return self._rebuild(error, error.message, {"code": code})
-        if isinstance(original, GraphQLError):
-            return self._convert(original)
-        logger.error(
-            "unexpected error in a resolver",
-            exc_info=(type(original), original, original.__traceback__),
-            extra={"path": ".".join(str(p) for p in error.path or ())},
+def _convert(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, GatewayError):
+        extensions: dict[str, object] = {"code": original.code}
+        if original.backend:
+            extensions["backend"] = original.backend
+        if isinstance(original, RateLimitedError):
+            extensions["retryAfter"] = original.retry_after
+        return _rebuild(error, original.message, extensions)
+    if original is None:
+        code = (
+            "GRAPHQL_PARSE_FAILED"
+            if isinstance(error, GraphQLSyntaxError)
+            else "GRAPHQL_VALIDATION_FAILED"
         )
-        return self._rebuild(
-            error, INTERNAL_MESSAGE, {"code": "INTERNAL", "requestId": current_request_id()}
-        )
+        if error.extensions and "code" in error.extensions:
+            return error
+        return _rebuild(error, error.message, {"code": code})
+    if isinstance(original, GraphQLError):
+        return _convert(original)
+    logger.error(
+        "unexpected error in a resolver",
+        exc_info=(type(original), original, original.__traceback__),
+        extra={"path": ".".join(str(p) for p in error.path or ())},
+    )
+    return _rebuild(
+        error, INTERNAL_MESSAGE, {"code": "INTERNAL", "requestId": current_request_id()}
+    )
 
-    @staticmethod
-    def _rebuild(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
-        return GraphQLError(
-            message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            original_error=None,
-            extensions=extensions,
-        )
+
+def _rebuild(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )

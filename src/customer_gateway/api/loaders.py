@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 from typing import Any, cast
 
 from aiodataloader import DataLoader
 
+from customer_gateway.concurrency import gather
 from customer_gateway.domain import AuthenticationError, Customer, LoyaltyStatus
 from customer_gateway.services import Backends, Caller, CustomerService
 from customer_gateway.services.loyalty import LoyaltyService
@@ -18,27 +20,44 @@ LoyaltyKey = tuple[str, str]  # (loyalty backend, email or native id)
 
 
 class Loaders:
+    """Created per request; each loader only when a field first needs it."""
+
     def __init__(self, backends: Backends, loyalty: LoyaltyService, bearer: str | None) -> None:
         self._backends = backends
         self._loyalty = loyalty
         self._bearer = bearer
-        self.identity: DataLoader[str, Customer] = DataLoader(self._identities)
-        self.loyalty_account: DataLoader[LoyaltyKey, Customer | None] = DataLoader(
-            self._loyalty_accounts
-        )
-        self.loyalty_status: DataLoader[LoyaltyKey, LoyaltyStatus | None] = DataLoader(
-            self._loyalty_statuses
-        )
-        self.customer: DataLoader[str, Customer] | None = None  # set once the caller is known
+        self._customers: tuple[CustomerService, Caller] | None = None
 
-    def bind(self, customers: CustomerService, caller: Caller) -> None:
-        """Customers by global id, batched per backend and checked against this caller."""
+    @cached_property
+    def identity(self) -> DataLoader[str, Customer]:
+        return DataLoader(self._identities)
+
+    @cached_property
+    def loyalty_account(self) -> DataLoader[LoyaltyKey, Customer | None]:
+        return DataLoader(self._loyalty_accounts)
+
+    @cached_property
+    def loyalty_status(self) -> DataLoader[LoyaltyKey, LoyaltyStatus | None]:
+        return DataLoader(self._loyalty_statuses)
+
+    @cached_property
+    def customer(self) -> DataLoader[str, Customer]:
+        """Customers by global id, batched per backend and checked against the bound caller."""
+        if self._customers is None:
+            raise RuntimeError("Loaders.bind() was not called")
+        customers, caller = self._customers
 
         async def load(global_ids: list[str]) -> list[Customer]:
             results = await customers.customers_by_ids(global_ids, caller=caller)
             return cast("list[Customer]", results)  # errors are returned in place
 
-        self.customer = DataLoader(load)
+        return DataLoader(load)
+
+    def bind(self, customers: CustomerService, caller: Caller) -> None:
+        self._customers = (customers, caller)
+
+    async def load_identity(self, backend: str) -> Customer:
+        return await self.identity.load(backend)
 
     def prefetch_status(self, backend: str, native_id: str) -> None:
         """Start a loyalty status read now, alongside the profile read it does not depend on;
@@ -47,8 +66,6 @@ class Loaders:
         future.add_done_callback(lambda done: done.exception())  # resolved by the field, if asked
 
     async def customer_by_id(self, global_id: str) -> Customer:
-        if self.customer is None:
-            raise RuntimeError("Loaders.bind() was not called")
         return await self.customer.load(global_id)
 
     async def _identities(self, backend_names: list[str]) -> list[Customer]:
@@ -63,7 +80,7 @@ class Loaders:
                 raise AuthenticationError()
             return await self._backends.get(name).current_customer(self._bearer)
 
-        results = await asyncio.gather(*(one(n) for n in backend_names), return_exceptions=True)
+        results = await gather([one(n) for n in backend_names], return_exceptions=True)
         return cast("list[Customer]", results)
 
     async def _loyalty_accounts(self, keys: list[LoyaltyKey]) -> list[Customer | None]:
@@ -79,7 +96,7 @@ class Loaders:
                 return error
 
         names = list(by_backend)
-        found = await asyncio.gather(*(lookup(n, by_backend[n]) for n in names))
+        found = await gather([lookup(n, by_backend[n]) for n in names])
         results = dict(zip(names, found, strict=True))
         answers: list[Any] = []
         for backend, email in keys:
@@ -96,5 +113,5 @@ class Loaders:
             async with limit:
                 return await self._loyalty.status(backend, native_id)
 
-        results = await asyncio.gather(*(one(b, n) for b, n in keys), return_exceptions=True)
+        results = await gather([one(b, n) for b, n in keys], return_exceptions=True)
         return cast("list[LoyaltyStatus | None]", results)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 
 from customer_gateway import domain
 from customer_gateway.api.context import Info
@@ -48,13 +49,25 @@ def decode_cursor(cursor: str) -> int:
 
 
 def _selects(info: Info, name: str) -> bool:
-    """Whether the field's selection asks for `name` directly (fragments included)."""
-    return any(
-        child.name == name
-        for field in info.selected_fields
-        for child in field.selections
-        if hasattr(child, "name")
-    )
+    """Whether the field's selection asks for `name` directly (fragments included).
+
+    Walks graphql-core's nodes: Strawberry's `selected_fields` converts the whole selection
+    tree, arguments and directives included, which costs more than the hint saves.
+    """
+    raw = info._raw_info
+    pending: list[SelectionSetNode | None] = [node.selection_set for node in raw.field_nodes]
+    while pending:
+        selection_set = pending.pop()
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                if selection.name.value == name:
+                    return True
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = raw.fragments.get(selection.name.value)
+                pending.append(fragment.selection_set if fragment else None)
+    return False
 
 
 @strawberry.type

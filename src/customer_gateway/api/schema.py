@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Final
+from typing import Any, Final
 
 import strawberry
 from graphql.error import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from customer_gateway.api.errors import ErrorCodes
 from customer_gateway.api.limits import root_field_limits
 from customer_gateway.api.mutations import Mutation
-from customer_gateway.api.operation_metrics import OperationMetrics
+from customer_gateway.api.operation import DocumentCache, OperationPipeline
 from customer_gateway.api.queries import Query
 
 __all__ = ["FEDERATION_VERSION", "SchemaOptions", "build_schema", "export_sdl"]
@@ -45,16 +34,24 @@ class SchemaOptions:
 
 
 class GatewaySchema(strawberry.federation.Schema):
+    def __init__(self, *args: Any, documents: DocumentCache, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.documents = documents
+
+    def _create_execution_context(self, *args: Any, **kwargs: Any) -> ExecutionContext:
+        context = super()._create_execution_context(*args, **kwargs)
+        self.documents.fill(context, self._schema)
+        return context
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """ErrorCodes logs the unexpected errors; expected ones are not server problems."""
+        """OperationPipeline logs the unexpected errors; expected ones are not server problems."""
 
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.Schema:
     options = options or SchemaOptions()
-    # The limit rules are built once: the validation cache is keyed by the rule classes, so
-    # rules rebuilt per request (as the limiter extensions do) would never hit it.
+    # The limit rules are built once, with the document cache that validates under them.
     rules: list[type[ASTValidationRule]] = [
         *QueryDepthLimiter(max_depth=options.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=options.max_aliases).validation_rules,
@@ -62,18 +59,12 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    extensions: list[Callable[[], SchemaExtension]] = [
-        OperationMetrics,
-        ErrorCodes,
-        partial(MaxTokensLimiter, max_token_count=options.max_tokens),
-        partial(ParserCache, maxsize=1024),
-        partial(AddValidationRules, rules),
-        partial(ValidationCache, maxsize=1024),
-    ]
+    documents = DocumentCache(rules, max_tokens=options.max_tokens)
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
-        extensions=extensions,
+        extensions=[OperationPipeline],
+        documents=documents,
         config=StrawberryConfig(disable_field_suggestions=not options.introspection),
         federation_version=FEDERATION_VERSION,
     )

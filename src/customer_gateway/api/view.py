@@ -87,7 +87,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         caller = Caller(
             bearer=bearer,
             is_admin=is_admin,
-            identify=loaders.identity.load,
+            identify=loaders.load_identity,
             client_address=getattr(request.state, "client_address", None),
         )
         loaders.bind(self.services.customers, caller)

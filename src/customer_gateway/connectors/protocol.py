@@ -14,6 +14,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from customer_gateway.concurrency import gather
 from customer_gateway.connectors.transport import Transport
 from customer_gateway.domain import (
     AuthResult,
@@ -189,7 +190,7 @@ class UnsupportedOperations:
                 except NotFoundError:
                     return native_id, None
 
-        found = await asyncio.gather(*(one(i) for i in dict.fromkeys(native_ids)))
+        found = await gather([one(i) for i in dict.fromkeys(native_ids)])
         return {native_id: customer for native_id, customer in found if customer is not None}
 
     async def update_customer(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import re
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.failures import (
@@ -78,7 +80,11 @@ class UpstreamResponse:
 
     def json(self) -> Any:
         try:
-            return httpx.Response(200, content=self.content).json()
+            return orjson.loads(self.content)
+        except orjson.JSONDecodeError:
+            pass
+        try:  # what orjson refuses but JSON allows: UTF-16/32 bodies, integers beyond 64 bits
+            return json.loads(self.content)
         except ValueError:
             raise BackendProtocolError(backend=self.backend) from None
 

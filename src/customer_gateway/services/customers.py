@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
+from customer_gateway.concurrency import gather
 from customer_gateway.connectors.protocol import Capability, Connector, ServiceCredentials
 from customer_gateway.domain import (
     AuthResult,
@@ -80,7 +80,7 @@ class CustomerService:
             for global_id, native_id in ids.items():
                 results[global_id] = found.get(native_id) or self._missing(caller)
 
-        await asyncio.gather(*(one_backend(b, ids) for b, ids in wanted.items()))
+        await gather([one_backend(b, ids) for b, ids in wanted.items()])
         return [results[global_id] for global_id in global_ids]
 
     async def _batch(

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from customer_gateway.concurrency import gather
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.open_loyalty import mapping
 from customer_gateway.connectors.payload import count_drift, mapped
@@ -264,7 +265,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
             match = next((c for c in found if (c.email or "").casefold() == email.casefold()), None)
             return email, match
 
-        results = await asyncio.gather(*(one(e) for e in dict.fromkeys(emails)))
+        results = await gather([one(e) for e in dict.fromkeys(emails)])
         return {email: customer for email, customer in results if customer is not None}
 
     async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None:
