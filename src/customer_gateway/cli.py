@@ -34,6 +34,7 @@ def _run(app: object, sock: socket.socket, log_level: str) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
         access_log=False,  # the gateway logs each request itself, with its request id
+        proxy_headers=False,  # forwarded headers count only from `trusted_proxies` (rate_limit)
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ from customer_gateway.connectors.menu import mapping as menu
 from customer_gateway.connectors.open_loyalty import mapping as open_loyalty
 from customer_gateway.domain import BackendProtocolError
 from support.graphql import gql
-from support.live import free_port
+from support.live import serve_process
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -152,30 +149,8 @@ def test_p22_invalid_email_and_phone_never_reach_the_backend(
 
 
 def test_p25_sigterm_finishes_in_flight_requests(sandboxes: Sandboxes, tmp_path: Path) -> None:
-    port = free_port()
-    config = tmp_path / "gateway.toml"
-    config.write_text(
-        f'[gateway]\nport = {port}\nlog_level = "WARNING"\n'
-        + menu_backend("menu", sandboxes.url("menu"))
-    )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-m", "customer_gateway", "serve", "--config", str(config)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
+    config = '[gateway]\nlog_level = "WARNING"\n' + menu_backend("menu", sandboxes.url("menu"))
+    with serve_process(config, tmp_path) as (url, process):
         sandboxes.menu.faults.add("delay", "/customers/login", delay_s=2.0, times=1000)
         sandboxes.menu.journal.clear()
         query = {
@@ -206,10 +181,6 @@ def test_p25_sigterm_finishes_in_flight_requests(sandboxes: Sandboxes, tmp_path:
         assert outcomes.count("ok") >= 45 and set(outcomes) <= {"ok", "refused"}
         # Exited within the grace period; uvicorn re-raises the SIGTERM it handled, hence -15.
         assert process.wait(timeout=25) in (0, -signal.SIGTERM)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from conftest import (
     menu_backend,
 )
 from support.graphql import error_codes, gql
+from support.live import serve_process
 
 ME = '{ me(backend: "menu") { email } }'
 
@@ -218,3 +220,25 @@ def test_p8_forwarded_for_counts_only_from_trusted_proxies() -> None:
     assert client_address(scope("203.0.113.5", "198.51.100.7"), trusted) == "203.0.113.5"
     spoofed = "1.2.3.4, 198.51.100.7"  # the client put 1.2.3.4 there itself
     assert client_address(scope("10.9.1.1", spoofed), trusted) == "198.51.100.7"
+
+
+def test_p8_the_served_gateway_trusts_no_forwarded_header_from_the_loopback(
+    sandboxes: Sandboxes, tmp_path: Path
+) -> None:
+    """As `serve` runs it: the HTTP server itself must not rewrite the client address from
+    X-Forwarded-For (uvicorn trusts the loopback by default); only `trusted_proxies` may."""
+    limits = "[limits]\nrequests_per_address = 3\nrequests_per_token = 1000\nwindow_s = 60\n"
+    config = (
+        '[gateway]\nlog_level = "WARNING"\n' + limits + kibo_backend("kibo", sandboxes.url("kibo"))
+    )
+    with serve_process(config, tmp_path) as (url, _):
+        statuses = [
+            httpx.post(
+                f"{url}/graphql",
+                json={"query": "{ backends { name } }"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                timeout=10,
+            ).status_code
+            for i in range(5)
+        ]
+    assert statuses == [200, 200, 200, 429, 429]
