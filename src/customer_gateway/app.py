@@ -132,6 +132,7 @@ def build_app(
         schema,
         services,
         graphiql=gateway.graphiql_enabled,
+        persisted_queries=store if gateway.persisted_queries else None,
         default_document=default_document,
         asset_prefix=ASSETS_PREFIX if assets else None,
     )

@@ -58,6 +58,7 @@ class GatewaySection(BaseModel):
     log_json: bool = True
     max_body_bytes: int = Field(2_000_000, ge=1024)
     graphiql_assets: Path | None = None  # a node_modules folder to serve GraphiQL from
+    persisted_queries: bool = True  # automatic persisted queries, kept in the [store]
 
     @pydantic.field_validator("admin_keys")
     @classmethod

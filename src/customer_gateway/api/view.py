@@ -11,18 +11,20 @@ import json
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
 
 from customer_gateway.api.context import GatewayContext, Services
 from customer_gateway.api.loaders import Loaders
+from customer_gateway.api.persisted import PersistedQueryError, resolve_persisted_query
+from customer_gateway.otp.store import Store
 from customer_gateway.services import Caller, admin_key_matches
 
 __all__ = ["GRAPHQL_RESPONSE_JSON", "GatewayGraphQL"]
@@ -63,6 +65,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         services: Services,
         *,
         graphiql: bool,
+        persisted_queries: Store | None = None,
         default_document: str | None = None,
         asset_prefix: str | None = None,
     ) -> None:
@@ -73,6 +76,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             subscription_protocols=(),
         )
         self.services = services
+        self.persisted_queries = persisted_queries
         self.default_document = default_document
         self.asset_prefix = asset_prefix
 
@@ -97,6 +101,26 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)  # several times faster than json.dumps on result trees
 
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # its errors are json.JSONDecodeError, as the view expects
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if not isinstance(data, GraphQLRequestData) or not data.extensions:
+            return data
+        persisted = data.extensions.get("persistedQuery")
+        if persisted is not None:
+            if self.persisted_queries is None:
+                raise PersistedQueryError(
+                    200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED"
+                )
+            data.query = await resolve_persisted_query(
+                self.persisted_queries, data.query, persisted
+            )
+        return data
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await Response(status_code=404)(scope, receive, send)
@@ -106,11 +130,15 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = self.error_response(request, error.status_code, error.reason)
+        except PersistedQueryError as error:
+            response = self.error_response(request, error.status, error.message, error.code)
         await response(scope, receive, send)
 
-    def error_response(self, request: Request, status: int, message: str) -> Response:
+    def error_response(
+        self, request: Request, status: int, message: str, code: str = "BAD_REQUEST"
+    ) -> Response:
         """A transport-level refusal (bad JSON, no query, wrong method) as a GraphQL body."""
-        body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
         headers = {"Allow": "GET, POST"} if status == 405 else None
         return Response(
             self.encode_json(body),

@@ -16,6 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from customer_gateway.otp.store import (
+    DOCUMENT_TTL_S,
     EXPIRED_RETENTION_S,
     ChangeState,
     ClaimOutcome,
@@ -157,6 +158,13 @@ class RedisStore:
         if count is None or int(left_ms) <= 0:
             return 0, 0.0
         return int(count), int(left_ms) / 1000
+
+    async def get_document(self, digest: str) -> str | None:
+        document = await self._redis.get(_PREFIX + "document:" + digest)
+        return document if isinstance(document, str) else None  # decode_responses=True
+
+    async def put_document(self, digest: str, document: str) -> None:
+        await self._redis.set(_PREFIX + "document:" + digest, document, ex=DOCUMENT_TTL_S)
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())

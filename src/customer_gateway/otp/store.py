@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -81,6 +82,10 @@ def pending_key(backend: str, customer_id: str, kind: str) -> str:
 # than NO_PENDING_CHANGE; then it is gone.
 EXPIRED_RETENTION_S = 3600.0
 
+# Persisted query documents: all of them together in memory, and each one's life in Redis.
+DOCUMENTS_MAX_CHARS = 16 * 1024 * 1024
+DOCUMENT_TTL_S = 7 * 24 * 3600
+
 
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"  # the code was right: this caller alone may now write
@@ -127,6 +132,14 @@ class Store(Protocol):
         """The count `hit` has reached in the current window, without adding to it."""
         ...
 
+    async def get_document(self, digest: str) -> str | None:
+        """A persisted query document by its SHA-256 hex digest."""
+        ...
+
+    async def put_document(self, digest: str, document: str) -> None:
+        """Keep a document for a while (bounded: old or excess documents are dropped)."""
+        ...
+
     async def ping(self) -> bool: ...
 
     async def aclose(self) -> None: ...
@@ -139,6 +152,8 @@ class MemoryStore:
         self._clock = clock
         self._pending: dict[str, PendingChange] = {}
         self._windows: dict[str, tuple[int, float]] = {}
+        self._documents: OrderedDict[str, str] = OrderedDict()  # least recently used first
+        self._document_chars = 0
 
     def _live(self, key: str) -> PendingChange | None:
         change = self._pending.get(key)
@@ -201,6 +216,22 @@ class MemoryStore:
     async def window_count(self, key: str, now: float) -> tuple[int, float]:
         count, ends = self._windows.get(key, (0, now))
         return (count, ends - now) if ends > now else (0, 0.0)
+
+    async def get_document(self, digest: str) -> str | None:
+        document = self._documents.get(digest)
+        if document is not None:
+            self._documents.move_to_end(digest)
+        return document
+
+    async def put_document(self, digest: str, document: str) -> None:
+        if digest in self._documents:
+            self._documents.move_to_end(digest)
+            return
+        self._documents[digest] = document
+        self._document_chars += len(document)
+        while self._document_chars > DOCUMENTS_MAX_CHARS:
+            _, dropped = self._documents.popitem(last=False)
+            self._document_chars -= len(dropped)
 
     async def ping(self) -> bool:
         return True

@@ -163,3 +163,23 @@ async def test_redis_holds_no_code_and_expires_records(redis_url: str, clock: Ma
     finally:
         await client.aclose()
         await store.aclose()
+
+
+async def test_documents_are_kept_by_digest(store: Store) -> None:
+    digest = "a" * 64
+    assert await store.get_document(digest) is None
+    await store.put_document(digest, "{ backends { name } }")
+    assert await store.get_document(digest) == "{ backends { name } }"
+
+
+async def test_memory_documents_stay_within_their_budget_least_recently_used_first(
+    monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+) -> None:
+    monkeypatch.setattr("customer_gateway.otp.store.DOCUMENTS_MAX_CHARS", 30)
+    memory = MemoryStore(clock)
+    for name in ("a", "b", "c"):
+        await memory.put_document(name * 64, name * 10)
+    assert await memory.get_document("a" * 64) == "a" * 10  # now the most recently used
+    await memory.put_document("d" * 64, "d" * 10)
+    assert await memory.get_document("b" * 64) is None
+    assert [await memory.get_document(n * 64) for n in "acd"] == ["a" * 10, "c" * 10, "d" * 10]

@@ -1,0 +1,51 @@
+"""Automatic persisted queries (Apollo's APQ protocol, version 1).
+
+A client sends `extensions.persistedQuery.sha256Hash` alone; the gateway answers with the
+document it stored under that hash, or PERSISTED_QUERY_NOT_FOUND, after which the client sends
+hash and document together once and the gateway stores it. Hot clients then skip sending the
+document, and the gateway's document cache skips parsing it. Documents live in the gateway's
+store (memory or Redis), so every replica knows a hash any of them has seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from customer_gateway.otp.store import Store
+
+__all__ = ["MAX_PERSISTED_CHARS", "PersistedQueryError", "resolve_persisted_query"]
+
+MAX_PERSISTED_CHARS = 64 * 1024  # larger documents run, but are not kept
+
+
+class PersistedQueryError(Exception):
+    """Answered as a GraphQL error body with its own status and code."""
+
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+async def resolve_persisted_query(store: Store, query: str | None, persisted: Any) -> str:
+    """The document to run for a request carrying a `persistedQuery` extension."""
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        raise PersistedQueryError(400, "Unsupported persisted query version.", "BAD_REQUEST")
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise PersistedQueryError(400, "`sha256Hash` must be a SHA-256 hex digest.", "BAD_REQUEST")
+    digest = digest.lower()
+    if query is None:
+        stored = await store.get_document(digest)
+        if stored is None:  # Apollo's clients look for this message or code, then send the query
+            raise PersistedQueryError(200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+        return stored
+    if hashlib.sha256(query.encode()).hexdigest() != digest:
+        raise PersistedQueryError(
+            400, "provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH"
+        )
+    if len(query) <= MAX_PERSISTED_CHARS:
+        await store.put_document(digest, query)
+    return query
