@@ -139,9 +139,6 @@ class Customer:
     status: CustomerStatus | None
     created_at: datetime | None
     updated_at: datetime | None
-    raw: JSON | None = strawberry.field(
-        description="The vendor's own payload, for fields the common model lacks."
-    )
     model: strawberry.Private[domain.Customer]
 
     @classmethod
@@ -173,9 +170,12 @@ class Customer:
             status=CustomerStatus(customer.status.value) if customer.status else None,
             created_at=customer.created_at,
             updated_at=customer.updated_at,
-            raw=cast("JSON", dict(customer.raw)),
             model=customer,
         )
+
+    @strawberry.field(description="The vendor's own payload, for fields the common model lacks.")
+    def raw(self) -> JSON | None:
+        return cast("JSON", dict(self.model.raw))  # copied only when asked for
 
     @strawberry.field
     def backend(self, info: Info) -> Backend:

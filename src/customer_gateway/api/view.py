@@ -91,7 +91,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         caller = Caller(
             bearer=bearer,
             is_admin=is_admin,
-            identify=loaders.load_identity,
+            identify=loaders.identity.load,
             client_address=getattr(request.state, "client_address", None),
         )
         loaders.bind(self.services.customers, caller)
