@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -251,6 +252,9 @@ class Bench:
         requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
         errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        if requests == 0:  # nothing finished within the run (--quick at 64 connections): no figures
+            nan = float("nan")
+            return Measure(server.name, operation, concurrency, nan, nan, nan, nan, nan, errors)
         return Measure(
             server.name,
             operation,
@@ -258,8 +262,8 @@ class Bench:
             rps,
             latency(out, "50%"),
             latency(out, "99%"),
-            1000 * cpu / max(requests, 1),
-            calls / max(requests, 1),
+            1000 * cpu / requests,
+            calls / requests,
             errors,
         )
 
@@ -393,6 +397,7 @@ def report(measures: list[Measure], servers: list[Server]) -> None:
             getattr(m, attr)
             for m in measures
             if (m.server, m.operation, m.concurrency) == (server, operation, concurrency)
+            and not math.isnan(m.rps)  # a run in which nothing finished has no figures
         ]
         return statistics.median(values) if values else float("nan")
 

@@ -39,8 +39,8 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
     the operation is done lets reference counting free everything the request touched, rather
     than the cyclic collector (measured at about a fifth of the CPU under load)."""
 
-    def execute_operation(self, serially: bool | None = None) -> Any:
-        result = super().execute_operation(serially)
+    def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().execute_operation(*args, **kwargs)
         if not self.is_awaitable(result):
             self.__dict__.pop("async_helpers", None)
             return result
