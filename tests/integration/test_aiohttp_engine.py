@@ -4,11 +4,18 @@ the wire, and every way an answer can go wrong mapped to the same domain errors 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
+import ipaddress
 import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -164,3 +171,48 @@ async def test_a_refused_connection_is_unavailable_with_a_known_outcome() -> Non
         assert caught.value.outcome_unknown is False
     finally:
         await t.aclose()
+
+
+def self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no certificate authority vouches for."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_file, cert_file = tmp / "key.pem", tmp / "cert.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_file, cert_file
+
+
+async def test_a_backend_whose_certificate_nobody_vouches_for_is_refused(tmp_path: Path) -> None:
+    key_file, cert_file = self_signed(tmp_path)
+    app = Starlette(routes=[Route("/echo", echo, methods=["POST"])])
+    seen.clear()
+    with LiveServer(app, ssl_keyfile=str(key_file), ssl_certfile=str(cert_file)) as live:
+        t = Transport("shop", live.url.replace("http://", "https://"), max_attempts=1)
+        try:
+            with pytest.raises(BackendUnavailableError) as caught:
+                await t.request("POST", "echo", json={"secret": "not for strangers"})
+        finally:
+            await t.aclose()
+    assert caught.value.outcome_unknown is False and seen == []

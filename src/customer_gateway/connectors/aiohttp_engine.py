@@ -33,6 +33,7 @@ class AiohttpEngine(httpx.AsyncBaseTransport):
         connector = aiohttp.TCPConnector(
             limit=self._limits.max_connections or 0,
             keepalive_timeout=self._limits.keepalive_expiry or 15.0,
+            ssl=httpx.create_ssl_context(trust_env=False),  # the CA bundle httpx's pool uses
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
