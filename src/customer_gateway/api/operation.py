@@ -1,29 +1,35 @@
 """Per operation: cached parse and validation under the limits, error codes, metrics, tracing.
 
-One extension with one hook rather than one extension per concern (parser cache, validation
-cache, token limit, rules, codes, metrics): Strawberry builds every extension and wraps every
-hook anew on each request, and on a gateway answering in about a millisecond that setup was a
-measurable share of the time. Nothing runs per field.
+No schema extension does any of this: Strawberry builds every extension and wraps every hook
+anew on each request, which on a gateway answering in about a millisecond was a measurable share
+of the time (six extensions at first; one still cost 27 us). The schema calls these instead
+(api/schema.py). Nothing runs per field.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules, validate
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+)
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from customer_gateway.api.errors import with_codes
 from customer_gateway.observability.metrics import METRICS
-from customer_gateway.observability.tracing import span, tracing_enabled
 
-__all__ = ["DocumentCache", "OperationPipeline"]
+__all__ = ["DocumentCache", "record_operation"]
 
 Prepared = tuple[DocumentNode, list[GraphQLError]]
 
@@ -48,6 +54,17 @@ class DocumentCache:
         document = parse(query, max_tokens=self.max_tokens)
         return document, validate(schema, document, self._all_rules)
 
+    def operation_type(
+        self, schema: GraphQLSchema, query: str | None, operation_name: str | None
+    ) -> str:
+        """`query`, `mutation`, or `unknown` when the document does not parse or lacks it."""
+        try:
+            document, _ = self.prepare(schema, query or "")
+        except GraphQLError:
+            return "unknown"
+        operation = get_operation_ast(document, operation_name)
+        return operation.operation.value if operation else "unknown"
+
     def fill(self, context: ExecutionContext, schema: GraphQLSchema) -> None:
         """Give a new operation its document and validation result, so that Strawberry skips
         both steps (it parses and validates only what is not there yet). A document that does
@@ -64,36 +81,17 @@ class DocumentCache:
         context.pre_execution_errors = list(errors)
 
 
-class OperationPipeline(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        if tracing_enabled():
-            with span("graphql.operation") as current:
-                yield
-                operation, outcome = self._finish()
-                current.set_attribute("graphql.operation.type", operation)
-                current.set_attribute("outcome", outcome)
-        else:
-            yield
-            operation, outcome = self._finish()
-        METRICS.graphql_requests.labels(operation, outcome).inc()
-        METRICS.graphql_seconds.labels(operation).observe(time.perf_counter() - started)
-
-    def _finish(self) -> tuple[str, str]:
-        """Give every error its documented code; then the operation type and outcome."""
-        context = self.execution_context
-        result = context.result
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = with_codes(errors)  # type: ignore[union-attr]
-        try:
-            operation = context.operation_type.value
-        except (RuntimeError, AttributeError):  # the document did not parse
-            operation = "unknown"
-        if not errors:
-            outcome = "ok"
-        elif getattr(result, "data", None) is None:
-            outcome = "failed"
-        else:
-            outcome = "partial"
-        return operation, outcome
+def record_operation(result: ExecutionResult, operation: str, started: float) -> str:
+    """Give every error its documented code, count and time the operation; its outcome."""
+    errors = result.errors
+    if errors:
+        result.errors = with_codes(errors)
+    if not errors:
+        outcome = "ok"
+    elif result.data is None:
+        outcome = "failed"
+    else:
+        outcome = "partial"
+    METRICS.graphql_requests.labels(operation, outcome).inc()
+    METRICS.graphql_seconds.labels(operation).observe(time.perf_counter() - started)
+    return outcome

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -11,12 +13,14 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from customer_gateway.api.limits import root_field_limits
 from customer_gateway.api.mutations import Mutation
-from customer_gateway.api.operation import DocumentCache, OperationPipeline
+from customer_gateway.api.operation import DocumentCache, record_operation
 from customer_gateway.api.queries import Query
+from customer_gateway.observability.tracing import span, tracing_enabled
 
 __all__ = ["FEDERATION_VERSION", "SchemaOptions", "build_schema", "export_sdl"]
 
@@ -64,10 +68,41 @@ class GatewaySchema(strawberry.federation.Schema):
         self.documents.fill(context, self._schema)
         return context
 
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Strawberry's execution, then documented error codes, metrics and (when on) a span."""
+        started = time.perf_counter()
+        arguments = (
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+        operation = self.documents.operation_type(self._schema, query, operation_name)
+        if not tracing_enabled():
+            result = await super().execute(*arguments)
+            record_operation(result, operation, started)
+            return result
+        with span("graphql.operation", **{"graphql.operation.type": operation}) as current:
+            result = await super().execute(*arguments)
+            current.set_attribute("outcome", record_operation(result, operation, started))
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """OperationPipeline logs the unexpected errors; expected ones are not server problems."""
+        """record_operation logs the unexpected errors; expected ones are not server problems."""
 
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.Schema:
@@ -84,7 +119,6 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
-        extensions=[OperationPipeline],
         execution_context_class=AcyclicExecutionContext,
         documents=documents,
         config=StrawberryConfig(disable_field_suggestions=not options.introspection),

@@ -26,7 +26,7 @@ async def test_a_repeated_query_is_parsed_and_validated_once(schema: GatewaySche
         result = await schema.execute("{ __typename }")
         assert result.errors is None and result.data == {"__typename": "Query"}
     info = schema.documents.prepare.cache_info()
-    assert (info.misses, info.hits) == (1, 2)
+    assert info.misses == 1 and info.hits >= 2 and info.currsize == 1
 
 
 async def test_cached_validation_errors_are_reported_every_time(schema: GatewaySchema) -> None:
