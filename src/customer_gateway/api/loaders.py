@@ -8,8 +8,9 @@ ends, instead of waiting for the cyclic garbage collector, whose passes cost CPU
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 
@@ -22,44 +23,64 @@ __all__ = ["Loaders"]
 
 
 LoyaltyKey = tuple[str, str]  # (loyalty backend, email or native id)
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Lazy(Generic[K, V]):
+    """A DataLoader built on first use (most requests need only one or two of them)."""
+
+    __slots__ = ("_batch", "_loader")
+
+    def __init__(self, batch: Callable[[list[K]], Coroutine[Any, Any, list[V]]]) -> None:
+        self._batch = batch
+        self._loader: DataLoader[K, V] | None = None
+
+    @property
+    def loader(self) -> DataLoader[K, V]:
+        if self._loader is None:
+            self._loader = DataLoader(self._batch)
+        return self._loader
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        return self.loader.load(key)
 
 
 class Loaders:
-    """Created per request; each loader only when a field first needs it (but `identity`)."""
+    """Created per request; each loader only when a field first needs it."""
 
     def __init__(self, backends: Backends, loyalty: LoyaltyService, bearer: str | None) -> None:
-        self._loyalty = loyalty
-        self._customers: tuple[CustomerService, Caller] | None = None
-        self._loyalty_account: DataLoader[LoyaltyKey, Customer | None] | None = None
-        self._loyalty_status: DataLoader[LoyaltyKey, LoyaltyStatus | None] | None = None
-        self._customer: DataLoader[str, Customer] | None = None
-        self.identity: DataLoader[str, Customer] = DataLoader(
-            partial(_identities, backends, bearer)
+        self._identity: _Lazy[str, Customer] = _Lazy(partial(_identities, backends, bearer))
+        self._loyalty_account: _Lazy[LoyaltyKey, Customer | None] = _Lazy(
+            partial(_loyalty_accounts, loyalty)
         )
+        self._loyalty_status: _Lazy[LoyaltyKey, LoyaltyStatus | None] = _Lazy(
+            partial(_loyalty_statuses, loyalty)
+        )
+        self._customer: _Lazy[str, Customer] | None = None
+        self.identify = self._identity.load  # for Caller: refers to the loader, not to self
+
+    @property
+    def identity(self) -> DataLoader[str, Customer]:
+        return self._identity.loader
 
     @property
     def loyalty_account(self) -> DataLoader[LoyaltyKey, Customer | None]:
-        if self._loyalty_account is None:
-            self._loyalty_account = DataLoader(partial(_loyalty_accounts, self._loyalty))
-        return self._loyalty_account
+        return self._loyalty_account.loader
 
     @property
     def loyalty_status(self) -> DataLoader[LoyaltyKey, LoyaltyStatus | None]:
-        if self._loyalty_status is None:
-            self._loyalty_status = DataLoader(partial(_loyalty_statuses, self._loyalty))
-        return self._loyalty_status
+        return self._loyalty_status.loader
 
     @property
     def customer(self) -> DataLoader[str, Customer]:
         """Customers by global id, batched per backend and checked against the bound caller."""
         if self._customer is None:
-            if self._customers is None:
-                raise RuntimeError("Loaders.bind() was not called")
-            self._customer = DataLoader(partial(_customers_by_ids, *self._customers))
-        return self._customer
+            raise RuntimeError("Loaders.bind() was not called")
+        return self._customer.loader
 
     def bind(self, customers: CustomerService, caller: Caller) -> None:
-        self._customers = (customers, caller)
+        self._customer = _Lazy(partial(_customers_by_ids, customers, caller))
 
     def prefetch_status(self, backend: str, native_id: str) -> None:
         """Start a loyalty status read now, alongside the profile read it does not depend on;

@@ -107,7 +107,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         caller = Caller(
             bearer=bearer,
             is_admin=is_admin,
-            identify=loaders.identity.load,
+            identify=loaders.identify,
             client_address=getattr(request.state, "client_address", None),
         )
         loaders.bind(self.services.customers, caller)

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import orjson
+from prometheus_client import Counter, Histogram
 
 from customer_gateway.connectors.aiohttp_engine import AiohttpEngine
 from customer_gateway.connectors.config import BackendSettings
@@ -135,6 +136,7 @@ class Transport:
         timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s)
         self._timeout = timeout.as_dict()
         self._transport = http_transport or _engine(engine, max_response_bytes)
+        self._series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     @classmethod
     def for_backend(
@@ -281,8 +283,9 @@ class Transport:
             if current_span is not None:
                 current_span.set_attribute("status", str(status))
             outcome = f"{status // 100}xx" if isinstance(status, int) else status
-            METRICS.upstream_requests.labels(self.backend, verb, route, outcome).inc()
-            METRICS.upstream_seconds.labels(self.backend, verb, route).observe(elapsed)
+            count, latency = self._metrics(verb, route, outcome)
+            count.inc()
+            latency.observe(elapsed)
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "upstream call",
@@ -296,6 +299,18 @@ class Transport:
                         "request_id": current_request_id(),
                     },
                 )
+
+    def _metrics(self, verb: str, route: str, outcome: str) -> tuple[Counter, Histogram]:
+        """The labelled series for a call, looked up once (labels() costs more than the update)."""
+        key = (verb, route, outcome)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                METRICS.upstream_requests.labels(self.backend, verb, route, outcome),
+                METRICS.upstream_seconds.labels(self.backend, verb, route),
+            )
+            self._series[key] = series
+        return series
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         try:
