@@ -98,3 +98,19 @@ def test_get_runs_queries_with_a_preflight_header_but_never_mutations(gateway: T
         refused.status_code in (400, 405)
         and "mutations are not allowed" in refused.json()["errors"][0]["message"]
     )
+
+
+TWO_OPERATIONS = "query Names { backends { name } } query Kinds { backends { kind } }"
+
+
+def test_operation_name_picks_one_of_several(gateway: TestClient) -> None:
+    body = {"query": TWO_OPERATIONS, "operationName": "Kinds"}
+    backends = gateway.post("/graphql", json=body).json()["data"]["backends"]
+    assert backends and all(backend == {"kind": "MENU"} for backend in backends)
+
+
+def test_an_unknown_operation_name_is_a_400_with_a_graphql_error_body(gateway: TestClient) -> None:
+    response = gateway.post("/graphql", json={"query": TWO_OPERATIONS, "operationName": "Nope"})
+    assert response.status_code == 400
+    body = response.json()
+    assert "data" not in body and body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
