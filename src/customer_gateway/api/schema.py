@@ -64,6 +64,8 @@ class GatewaySchema(strawberry.federation.Schema):
         self.documents = documents
 
     def _create_execution_context(self, *args: Any, **kwargs: Any) -> ExecutionContext:
+        """Strawberry parses and validates only what a context lacks: the cached document and
+        its validation result go in first (a test pins that a repeated query parses once)."""
         context = super()._create_execution_context(*args, **kwargs)
         self.documents.fill(context, self._schema)
         return context
