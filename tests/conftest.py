@@ -34,6 +34,12 @@ from support.live import LiveServer, Swappable
 ADMIN_KEY = "test-admin-key-0123456789"
 
 
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests (`pytest.mark.anyio`) run on asyncio, the loop the gateway serves on."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def canary_scan() -> Iterator[None]:
     """P14: no secret or personal data in any log record or GraphQL error of the whole run."""

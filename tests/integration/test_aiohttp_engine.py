@@ -98,11 +98,6 @@ def server() -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def transport(server: LiveServer) -> AsyncIterator[Transport]:
     seen.clear()
     t = Transport("shop", server.url, timeout_s=0.5, max_response_bytes=8 * 1024)

@@ -54,15 +54,21 @@ class DocumentCache:
         document = parse(query, max_tokens=self.max_tokens)
         return document, validate(schema, document, self._all_rules)
 
+    def lookup(self, schema: GraphQLSchema, query: str | None) -> Prepared | None:
+        """The prepared document, or None when there is none or it does not parse."""
+        if not query:
+            return None
+        try:
+            return self.prepare(schema, query)
+        except GraphQLError:
+            return None
+
     def operation_type(
         self, schema: GraphQLSchema, query: str | None, operation_name: str | None
     ) -> str:
         """`query`, `mutation`, or `unknown` when the document does not parse or lacks it."""
-        try:
-            document, _ = self.prepare(schema, query or "")
-        except GraphQLError:
-            return "unknown"
-        operation = get_operation_ast(document, operation_name)
+        prepared = self.lookup(schema, query)
+        operation = get_operation_ast(prepared[0], operation_name) if prepared else None
         return operation.operation.value if operation else "unknown"
 
     def fill(self, context: ExecutionContext, schema: GraphQLSchema) -> None:
@@ -71,14 +77,10 @@ class DocumentCache:
         not parse is left to Strawberry, which reports the error, under the same token cap."""
         context.parse_options["max_tokens"] = self.max_tokens
         context.validation_rules = self.rules
-        if not context.query:
-            return
-        try:
-            document, errors = self.prepare(schema, context.query)
-        except GraphQLError:
-            return
-        context.graphql_document = document
-        context.pre_execution_errors = list(errors)
+        prepared = self.lookup(schema, context.query)
+        if prepared is not None:
+            context.graphql_document = prepared[0]
+            context.pre_execution_errors = list(prepared[1])
 
 
 def record_operation(result: ExecutionResult, operation: str, started: float) -> str:

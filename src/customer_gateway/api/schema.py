@@ -46,16 +46,19 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         result = super().execute_operation(*args, **kwargs)
         if not self.is_awaitable(result):
-            self.__dict__.pop("async_helpers", None)
+            self._release()
             return result
 
         async def finished() -> Any:
             try:
                 return await result
             finally:
-                self.__dict__.pop("async_helpers", None)
+                self._release()
 
         return finished()
+
+    def _release(self) -> None:
+        self.__dict__.pop("async_helpers", None)
 
 
 class GatewaySchema(strawberry.federation.Schema):

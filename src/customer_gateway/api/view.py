@@ -124,18 +124,20 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)
-        if not isinstance(data, GraphQLRequestData) or not data.extensions:
-            return data
-        persisted = data.extensions.get("persistedQuery")
-        if persisted is not None:
-            if self.persisted_queries is None:
-                raise PersistedQueryError(
-                    200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED"
-                )
-            data.query = await resolve_persisted_query(
-                self.persisted_queries, data.query, persisted
-            )
+        if isinstance(data, GraphQLRequestData):
+            data.query = await self._document(data.query, data.extensions)
         return data
+
+    async def _document(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
+        """The document to run: the one sent, or the one a `persistedQuery` extension names."""
+        persisted = (extensions or {}).get("persistedQuery")
+        if persisted is None:
+            return query
+        if self.persisted_queries is None:
+            raise PersistedQueryError(
+                200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED"
+            )
+        return await resolve_persisted_query(self.persisted_queries, query, persisted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -167,18 +169,15 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         query, variables = data.get("query"), data.get("variables")
         name, extensions = data.get("operationName"), data.get("extensions")
         if not (
-            isinstance(query, str)
+            isinstance(query, str | None)
             and isinstance(variables, dict | None)
             and isinstance(name, str | None)
             and isinstance(extensions, dict | None)
         ):
-            return None  # a persisted query without its document takes the full view too
-        if extensions and "persistedQuery" in extensions:
-            if self.persisted_queries is None:
-                return None
-            query = await resolve_persisted_query(
-                self.persisted_queries, query, extensions["persistedQuery"]
-            )
+            return None
+        query = await self._document(query, extensions)
+        if query is None:
+            return None  # no document at all: the full view words the refusal
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
         try:

@@ -10,11 +10,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def schema() -> GatewaySchema:
     built = build_schema(SchemaOptions(max_tokens=50, max_depth=2))
     assert isinstance(built, GatewaySchema)

@@ -11,11 +11,6 @@ from customer_gateway.connectors.service_token import IssuedToken, ServiceToken
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0

@@ -35,11 +35,6 @@ def transport(handler: Handler, **kw: object) -> tuple[Transport, list[httpx.Req
     return t, seen
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_every_call_gets_a_fresh_uuid_request_id_and_the_default_headers() -> None:
     t, seen = transport(lambda r: httpx.Response(200, json={}), headers={"Application": "app"})
     await t.request("GET", "customers/me")

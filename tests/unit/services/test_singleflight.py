@@ -11,11 +11,6 @@ from customer_gateway.services.singleflight import SingleFlight
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Upstream:
     def __init__(self) -> None:
         self.calls = 0
