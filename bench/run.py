@@ -10,6 +10,7 @@ alone on core 1. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -89,6 +90,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start a new high-water mark (Linux: "5" to clear_refs), so each load has its own peak."""
+    with contextlib.suppress(OSError):  # not permitted: the peak runs from the process start
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -141,7 +148,6 @@ class Server:
     single_vars: dict[str, str]
     listing: str | None
     admin_key: str = ""
-    peak_rss: float = 0.0
 
 
 @dataclass
@@ -155,6 +161,7 @@ class Measure:
     cpu_ms: float
     upstream_per_op: float
     errors: int
+    peak_rss_mb: float = float("nan")
 
 
 @dataclass
@@ -238,6 +245,7 @@ class Bench:
             )
 
         command = wrk_command(duration)
+        reset_peak_rss(server.process.pid)
         subprocess.run(
             wrk_command(min(duration, 2.0)), env=env, capture_output=True, check=True, timeout=60
         )  # warm-up
@@ -247,6 +255,7 @@ class Bench:
             command, env=env, capture_output=True, text=True, check=True, timeout=duration + 60
         )
         cpu = cpu_seconds(server.process.pid) - cpu_before
+        rss = peak_rss_mb(server.process.pid)
         calls = self.journal_count(sandbox) - calls_before
         out = result.stdout
         requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
@@ -254,7 +263,9 @@ class Bench:
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
         if requests == 0:  # nothing finished within the run (--quick at 64 connections): no figures
             nan = float("nan")
-            return Measure(server.name, operation, concurrency, nan, nan, nan, nan, nan, errors)
+            return Measure(
+                server.name, operation, concurrency, nan, nan, nan, nan, nan, errors, rss
+            )
         return Measure(
             server.name,
             operation,
@@ -265,6 +276,7 @@ class Bench:
             1000 * cpu / requests,
             calls / requests,
             errors,
+            rss,
         )
 
 
@@ -401,11 +413,28 @@ def report(measures: list[Measure], servers: list[Server]) -> None:
         ]
         return statistics.median(values) if values else float("nan")
 
+    def peak(server: str, operation: str, concurrency: int | None = None) -> float:
+        """The RSS that load needs: the lowest of its peaks over the rounds (a process keeps
+        much of the memory an earlier, heavier load took), the highest over concurrencies."""
+        levels = {m.concurrency for m in measures} if concurrency is None else {concurrency}
+        peaks = [
+            min(
+                (
+                    m.peak_rss_mb
+                    for m in measures
+                    if (m.server, m.operation, m.concurrency) == (server, operation, level)
+                ),
+                default=float("nan"),
+            )
+            for level in levels
+        ]
+        return max((p for p in peaks if p == p), default=float("nan"))
+
     keys = sorted(
         {(m.operation, m.concurrency) for m in measures}, key=lambda k: (k[0] != "single", k[1])
     )
     print(
-        f"\n{'operation':10} {'conc':>4} {'server':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} {'upstream/op':>11} {'errors':>6}"
+        f"\n{'operation':10} {'conc':>4} {'server':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} {'upstream/op':>11} {'errors':>6} {'peak MB':>7}"
     )
     for operation, concurrency in keys:
         for server in servers:
@@ -414,8 +443,14 @@ def report(measures: list[Measure], servers: list[Server]) -> None:
             print(f"{operation:10} {concurrency:>4} {server.name:8} {median(server.name, operation, concurrency, 'rps'):>9.1f} "
                   f"{median(server.name, operation, concurrency, 'p50_ms'):>8.2f} {median(server.name, operation, concurrency, 'p99_ms'):>8.2f} "
                   f"{median(server.name, operation, concurrency, 'cpu_ms'):>10.2f} {median(server.name, operation, concurrency, 'upstream_per_op'):>11.2f} "
-                  f"{median(server.name, operation, concurrency, 'errors'):>6.0f}")  # fmt: skip
-    print("\npeak RSS (MB): " + ", ".join(f"{s.name} {s.peak_rss:.0f}" for s in servers))
+                  f"{median(server.name, operation, concurrency, 'errors'):>6.0f} "
+                  f"{peak(server.name, operation, concurrency):>7.0f}")  # fmt: skip
+    print(
+        "\npeak RSS (MB) under the single / list loads: "
+        + ", ".join(
+            f"{s.name} {peak(s.name, 'single'):.0f} / {peak(s.name, 'list'):.0f}" for s in servers
+        )
+    )
     high = max(c for _, c in keys)
     mid = sorted({c for _, c in keys})[len({c for _, c in keys}) // 2]
     rps = lambda s, op, c: median(s, op, c, "rps")  # noqa: E731
@@ -434,7 +469,7 @@ def report(measures: list[Measure], servers: list[Server]) -> None:
     )
     list_vs_floor = ratio(rps("gateway", "list", mid), rps("floor", "list", mid))
     cpu = median("gateway", "single", mid, "cpu_ms")
-    rss = next(s.peak_rss for s in servers if s.name == "gateway")
+    rss = max(peak("gateway", "single"), peak("gateway", "list"))
     added = median("gateway", "single", 1, "p50_ms") - median("floor", "single", 1, "p50_ms")
     print(f"gateway-added p50 latency at concurrency 1: {added:.2f} ms")
     print(
@@ -480,8 +515,6 @@ def main() -> None:
                                 f"round {round_number + 1}/{rounds} {operation:6} c={concurrency:<3} {server.name:8} {measure.rps:9.1f} req/s",
                                 flush=True,
                             )
-            for server in servers:
-                server.peak_rss = peak_rss_mb(server.process.pid)
             report(bench.measures, servers)
         finally:
             bench.stop()

@@ -491,6 +491,27 @@ def test_a_page_of_customers_with_loyalty_costs_a_bounded_number_of_calls(
     assert len(statuses) == len(set(statuses)) == 50
 
 
+def test_a_failed_status_on_a_page_is_reported_on_that_customer_alone(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    grace = loyalty.add_customer(email="grace.page@example.com", points=77)
+    loyalty.faults.add("status", f"/customer/{grace['customerId']}/status", status=500, times=10)
+    body = gql(
+        linked_gateway,
+        '{ customers(backend: "loyalty", first: 50) { edges { node { email level { name } loyalty { points } } } } }',
+        admin_key=ADMIN_KEY,
+    )
+    edges = body["data"]["customers"]["edges"]
+    failed = next(i for i, e in enumerate(edges) if e["node"]["email"] == "grace.page@example.com")
+    # Its level comes with its profile; its points needed the status read that failed.
+    assert edges[failed]["node"]["loyalty"] is None and edges[failed]["node"]["level"]
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["customers", "edges", failed, "node", "loyalty"], "BACKEND_UNAVAILABLE")
+    ]
+    ada = next(e["node"] for e in edges if e["node"]["email"] == "ada.lovelace@example.com")
+    assert ada["loyalty"]["points"] > 0 and ada["level"]["name"]
+
+
 def test_the_admin_token_is_fetched_once_for_many_requests(
     linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
 ) -> None:

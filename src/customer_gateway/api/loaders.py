@@ -8,7 +8,7 @@ ends, instead of waiting for the cyclic garbage collector, whose passes cost CPU
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar, cast
 
@@ -58,6 +58,7 @@ class Loaders:
             partial(_loyalty_statuses, loyalty)
         )
         self._customer: _Lazy[str, Customer] | None = None
+        self._loyalty = loyalty  # a shared service: it refers to nothing of this request
         self.identify = self._identity.load  # for Caller: refers to the loader, not to self
 
     @property
@@ -90,6 +91,55 @@ class Loaders:
 
     async def customer_by_id(self, global_id: str) -> Customer:
         return await self.customer.load(global_id)
+
+    async def loyalty_statuses(
+        self, customers: Sequence[Customer]
+    ) -> list[LoyaltyStatus | BaseException | None]:
+        """Each customer's status on the backend holding their points, in at most two batched
+        rounds (accounts by email on linked backends, then statuses); errors in place.
+        A customer of a linked backend without an email, or without an account there, has none.
+        """
+        holders = [self._loyalty.loyalty_backend_for(c) for c in customers]
+        accounts: list[Customer | BaseException | None] = [
+            c if holder == c.backend else None for c, holder in zip(customers, holders, strict=True)
+        ]
+        lookups = {
+            i: self.loyalty_account.load((holder, c.email))
+            for i, (c, holder) in enumerate(zip(customers, holders, strict=True))
+            if holder is not None and holder != c.backend and c.email
+        }
+        found = await _settle(lookups.values())
+        for i, account in zip(lookups, found, strict=True):
+            accounts[i] = account
+        results: list[LoyaltyStatus | BaseException | None] = [
+            a if isinstance(a, BaseException) else None for a in accounts
+        ]
+        reads = {
+            i: self.loyalty_status.load((holder, account.native_id))
+            for i, (account, holder) in enumerate(zip(accounts, holders, strict=True))
+            if isinstance(account, Customer) and holder is not None
+        }
+        read = await _settle(reads.values())
+        for i, status in zip(reads, read, strict=True):
+            results[i] = status
+        return results
+
+    async def loyalty_status_of(self, customer: Customer) -> LoyaltyStatus | None:
+        (result,) = await self.loyalty_statuses([customer])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+
+async def _settle(futures: Collection[asyncio.Future[V]]) -> list[V | BaseException]:
+    """Results or errors of futures already scheduled (no task per item, unlike coroutines)."""
+    if len(futures) != 1:
+        return await asyncio.gather(*futures, return_exceptions=True) if futures else []
+    (future,) = futures
+    try:
+        return [await future]
+    except Exception as error:  # as gather's return_exceptions: cancellation still propagates
+        return [error]
 
 
 def _mark_retrieved(done: asyncio.Future[Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator, Sequence
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
@@ -15,6 +16,7 @@ from customer_gateway.api.types import (
     CustomerConnection,
     CustomerEdge,
     Level,
+    LinkedStatus,
     PageInfo,
 )
 from customer_gateway.domain import InvalidInputError
@@ -48,26 +50,46 @@ def decode_cursor(cursor: str) -> int:
     return offset
 
 
-def _selects(info: Info, name: str) -> bool:
-    """Whether the field's selection asks for `name` directly (fragments included).
+def _fields(info: Info, path: Sequence[str]) -> Iterator[FieldNode]:
+    """The fields selected under `path` below this field, fragments expanded.
 
     Walks graphql-core's nodes: Strawberry's `selected_fields` converts the whole selection
     tree, arguments and directives included, which costs more than the hint saves.
     """
     raw = info._raw_info
-    pending: list[SelectionSetNode | None] = [node.selection_set for node in raw.field_nodes]
-    while pending:
-        selection_set = pending.pop()
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode):
-                if selection.name.value == name:
-                    return True
-            elif isinstance(selection, InlineFragmentNode):
-                pending.append(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = raw.fragments.get(selection.name.value)
-                pending.append(fragment.selection_set if fragment else None)
-    return False
+    level: list[SelectionSetNode | None] = [node.selection_set for node in raw.field_nodes]
+    for depth in range(len(path) + 1):
+        found: list[FieldNode] = []
+        while level:
+            selection_set = level.pop()
+            for selection in selection_set.selections if selection_set else ():
+                if isinstance(selection, FieldNode):
+                    found.append(selection)
+                elif isinstance(selection, InlineFragmentNode):
+                    level.append(selection.selection_set)
+                elif isinstance(selection, FragmentSpreadNode):
+                    fragment = raw.fragments.get(selection.name.value)
+                    level.append(fragment.selection_set if fragment else None)
+        if depth == len(path):
+            yield from found
+            return
+        level = [f.selection_set for f in found if f.name.value == path[depth]]
+
+
+_STATUS_FIELDS = frozenset({"loyalty", "level"})
+
+
+def _wants_status(info: Info, *path: str) -> bool:
+    """Whether customers at `path` show loyalty data: then it is read with them, in one go."""
+    return any(f.name.value in _STATUS_FIELDS for f in _fields(info, path))
+
+
+async def _with_status(info: Info, customers: Sequence[domain.Customer]) -> list[Customer]:
+    loaders = info.context.loaders
+    statuses = await loaders.loyalty_statuses(customers)
+    return [
+        Customer.from_domain(c, LinkedStatus(s)) for c, s in zip(customers, statuses, strict=True)
+    ]
 
 
 @strawberry.type
@@ -79,16 +101,22 @@ class Query:
     @strawberry.field(description="The customer the bearer token belongs to, on that backend.")
     async def me(self, info: Info, backend: str) -> Customer:
         customer = await info.context.services.customers.me(backend, info.context.caller)
+        if _wants_status(info):
+            return (await _with_status(info, [customer]))[0]
         return Customer.from_domain(customer)
 
     @strawberry.field(description="Own id with a customer token; any id with the admin key.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         context = info.context
-        if context.caller.is_admin and _selects(info, "loyalty"):
+        wants_status = _wants_status(info)
+        if wants_status and context.caller.is_admin:
             ref = domain.decode_customer_id(str(id))
             if context.services.loyalty.is_loyalty_backend(ref.backend):
                 context.loaders.prefetch_status(ref.backend, ref.native_id)
-        return Customer.from_domain(await context.loaders.customer_by_id(str(id)))
+        customer = await context.loaders.customer_by_id(str(id))
+        if wants_status:
+            return (await _with_status(info, [customer]))[0]
+        return Customer.from_domain(customer)
 
     @strawberry.field(description="Admin key required. `first` is at most 100.")
     async def customers(
@@ -113,9 +141,14 @@ class Query:
             first,
             info.context.caller,
         )
+        nodes = (
+            await _with_status(info, page.customers)
+            if _wants_status(info, "edges", "node")
+            else [Customer.from_domain(c) for c in page.customers]
+        )
         edges = [
-            CustomerEdge(node=Customer.from_domain(c), cursor=encode_cursor(page.offset + i))
-            for i, c in enumerate(page.customers)
+            CustomerEdge(node=node, cursor=encode_cursor(page.offset + i))
+            for i, node in enumerate(nodes)
         ]
         return CustomerConnection(
             edges=edges,

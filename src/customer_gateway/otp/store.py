@@ -145,13 +145,22 @@ class Store(Protocol):
     async def aclose(self) -> None: ...
 
 
+SWEEP_MIN_ENTRIES = 1024
+
+
 class MemoryStore:
-    """The single-process store. No awaits inside an operation, so each one is atomic."""
+    """The single-process store. No awaits inside an operation, so each one is atomic.
+
+    Entries nobody asks for again (the window of a client that went away, the change a customer
+    never confirmed) are swept out whenever a table has doubled since its last sweep, so
+    memory follows the live entries, not every client ever seen, at amortised constant cost.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._pending: dict[str, PendingChange] = {}
         self._windows: dict[str, tuple[int, float]] = {}
+        self._sweep_at = {"pending": SWEEP_MIN_ENTRIES, "windows": SWEEP_MIN_ENTRIES}
         self._documents: OrderedDict[str, str] = OrderedDict()  # least recently used first
         self._document_chars = 0
 
@@ -166,7 +175,14 @@ class MemoryStore:
         return self._live(key)
 
     async def put_pending(self, change: PendingChange) -> None:
+        if change.key not in self._pending and len(self._pending) >= self._sweep_at["pending"]:
+            gone = self._clock() - EXPIRED_RETENTION_S
+            self._pending = {k: c for k, c in self._pending.items() if c.expires_at > gone}
+            self._swept("pending", len(self._pending))
         self._pending[change.key] = change
+
+    def _swept(self, table: str, size: int) -> None:
+        self._sweep_at[table] = max(SWEEP_MIN_ENTRIES, 2 * size)
 
     async def record_failure(self, key: str, max_attempts: int) -> int:
         change = self._live(key)
@@ -207,6 +223,9 @@ class MemoryStore:
         self._pending.pop(key, None)
 
     async def hit(self, key: str, window_s: float, now: float) -> tuple[int, float]:
+        if key not in self._windows and len(self._windows) >= self._sweep_at["windows"]:
+            self._windows = {k: w for k, w in self._windows.items() if w[1] > now}
+            self._swept("windows", len(self._windows))
         count, ends = self._windows.get(key, (0, now + window_s))
         if ends <= now:
             count, ends = 0, now + window_s

@@ -145,6 +145,29 @@ async def test_windows_count_and_reset(store: Store, clock: ManualClock) -> None
     assert (await store.hit(key, 2.0, clock.now))[0] == 1
 
 
+async def test_memory_forgets_windows_and_changes_nobody_asks_for_again(
+    monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+) -> None:
+    """A client that goes away must not leave its rate window behind forever (Redis expires
+    keys itself): a table that doubled drops what has expired, and keeps what has not."""
+    monkeypatch.setattr("customer_gateway.otp.store.SWEEP_MIN_ENTRIES", 8)
+    memory = MemoryStore(clock)
+    for i in range(8):
+        await memory.hit(f"rate:address:10.0.0.{i}", 1.0, clock.now)
+        await memory.put_pending(change(clock, expires_at=clock.now + 1))
+    kept = change(clock, expires_at=clock.now + 7200)
+    await memory.put_pending(kept)
+    clock.advance(3602)
+    assert (await memory.hit("rate:address:10.0.0.0", 1.0, clock.now))[0] == 1  # reset, not new
+    for i in range(8, 16):
+        await memory.hit(f"rate:address:10.0.0.{i}", 60.0, clock.now)
+        await memory.put_pending(change(clock, expires_at=clock.now + 600))
+    assert len(memory._windows) == 9  # the 8 live ones and the one reset: 8 expired are gone
+    assert len(memory._pending) == 9  # the 8 new ones and `kept`
+    assert await memory.get_pending(kept.key) == kept
+    assert (await memory.window_count("rate:address:10.0.0.15", clock.now))[0] == 1
+
+
 async def test_redis_holds_no_code_and_expires_records(redis_url: str, clock: ManualClock) -> None:
     store = RedisStore(redis_url, clock=clock)
     pending = change(clock, expires_at=clock.now + 1)
