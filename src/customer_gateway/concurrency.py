@@ -1,4 +1,5 @@
-"""`asyncio.gather` without its cost in the common case of a single awaitable.
+"""`asyncio.gather` without its cost in the common case of a single awaitable, and a bounded
+variant for long lists.
 
 gather wraps every coroutine in a task; on the hot path a request usually needs one item (one
 customer, one backend), and awaiting that directly saves a task and a round of the event loop.
@@ -7,28 +8,28 @@ customer, one backend), and awaiting that directly saves a task and a round of t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
-from typing import Any, Literal, TypeVar, overload
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, TypeVar, cast, overload
 
-__all__ = ["gather"]
+__all__ = ["gather", "gather_bounded"]
 
 T = TypeVar("T")
 
 
 @overload
 async def gather(
-    coroutines: Sequence[Coroutine[Any, Any, T]], *, return_exceptions: Literal[False] = False
+    coroutines: Sequence[Awaitable[T]], *, return_exceptions: Literal[False] = False
 ) -> list[T]: ...
 
 
 @overload
 async def gather(
-    coroutines: Sequence[Coroutine[Any, Any, T]], *, return_exceptions: Literal[True]
+    coroutines: Sequence[Awaitable[T]], *, return_exceptions: Literal[True]
 ) -> list[T | BaseException]: ...
 
 
 async def gather(
-    coroutines: Sequence[Coroutine[Any, Any, T]], *, return_exceptions: bool = False
+    coroutines: Sequence[Awaitable[T]], *, return_exceptions: bool = False
 ) -> list[T] | list[T | BaseException]:
     """Like asyncio.gather over a list; exceptions are returned in place when asked to."""
     if len(coroutines) != 1:
@@ -40,3 +41,25 @@ async def gather(
     except Exception as error:  # as gather does: cancellation still propagates
         failed: list[T | BaseException] = [error]
         return failed
+
+
+async def gather_bounded(
+    calls: Sequence[Callable[[], Awaitable[T]]], limit: int
+) -> list[T | BaseException]:
+    """Every call's result or error, in order, with at most `limit` running at once.
+
+    `limit` workers take the calls in turn, so a long list costs `limit` tasks, not one task
+    (and one coroutine parked on a semaphore) per item.
+    """
+    results: list[T | BaseException | None] = [None] * len(calls)
+    pending = iter(enumerate(calls))
+
+    async def worker() -> None:
+        for i, call in pending:
+            try:
+                results[i] = await call()
+            except Exception as error:  # as gather does: cancellation still propagates
+                results[i] = error
+
+    await gather([worker() for _ in range(min(limit, len(calls)))])
+    return cast("list[T | BaseException]", results)  # every slot now holds a result or error

@@ -8,13 +8,13 @@ ends, instead of waiting for the cyclic garbage collector, whose passes cost CPU
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 
-from customer_gateway.concurrency import gather
+from customer_gateway.concurrency import gather, gather_bounded
 from customer_gateway.domain import AuthenticationError, Customer, LoyaltyStatus
 from customer_gateway.services import Backends, Caller, CustomerService
 from customer_gateway.services.loyalty import LoyaltyService
@@ -108,7 +108,7 @@ class Loaders:
             for i, (c, holder) in enumerate(zip(customers, holders, strict=True))
             if holder is not None and holder != c.backend and c.email
         }
-        found = await _settle(lookups.values())
+        found = await gather(list(lookups.values()), return_exceptions=True)
         for i, account in zip(lookups, found, strict=True):
             accounts[i] = account
         results: list[LoyaltyStatus | BaseException | None] = [
@@ -119,7 +119,7 @@ class Loaders:
             for i, (account, holder) in enumerate(zip(accounts, holders, strict=True))
             if isinstance(account, Customer) and holder is not None
         }
-        read = await _settle(reads.values())
+        read = await gather(list(reads.values()), return_exceptions=True)
         for i, status in zip(reads, read, strict=True):
             results[i] = status
         return results
@@ -129,17 +129,6 @@ class Loaders:
         if isinstance(result, BaseException):
             raise result
         return result
-
-
-async def _settle(futures: Collection[asyncio.Future[V]]) -> list[V | BaseException]:
-    """Results or errors of futures already scheduled (no task per item, unlike coroutines)."""
-    if len(futures) != 1:
-        return await asyncio.gather(*futures, return_exceptions=True) if futures else []
-    (future,) = futures
-    try:
-        return [await future]
-    except Exception as error:  # as gather's return_exceptions: cancellation still propagates
-        return [error]
 
 
 def _mark_retrieved(done: asyncio.Future[Any]) -> None:
@@ -200,11 +189,7 @@ async def _loyalty_accounts(
 async def _loyalty_statuses(
     loyalty: LoyaltyService, keys: list[LoyaltyKey]
 ) -> list[LoyaltyStatus | None]:
-    limit = asyncio.Semaphore(25)  # a page of 100 must not open 100 connections at once
-
-    async def one(backend: str, native_id: str) -> LoyaltyStatus | None:
-        async with limit:
-            return await loyalty.status(backend, native_id)
-
-    results = await gather([one(b, n) for b, n in keys], return_exceptions=True)
+    # A page of 100 must not open 100 connections at once.
+    calls = [partial(loyalty.status, backend, native_id) for backend, native_id in keys]
+    results = await gather_bounded(calls, limit=25)
     return cast("list[LoyaltyStatus | None]", results)
