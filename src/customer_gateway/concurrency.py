@@ -43,23 +43,46 @@ async def gather(
         return failed
 
 
+@overload
 async def gather_bounded(
-    calls: Sequence[Callable[[], Awaitable[T]]], limit: int
-) -> list[T | BaseException]:
-    """Every call's result or error, in order, with at most `limit` running at once.
+    calls: Sequence[Callable[[], Awaitable[T]]],
+    limit: int,
+    *,
+    return_exceptions: Literal[False] = False,
+) -> list[T]: ...
+
+
+@overload
+async def gather_bounded(
+    calls: Sequence[Callable[[], Awaitable[T]]], limit: int, *, return_exceptions: Literal[True]
+) -> list[T | BaseException]: ...
+
+
+async def gather_bounded(
+    calls: Sequence[Callable[[], Awaitable[T]]], limit: int, *, return_exceptions: bool = False
+) -> list[T] | list[T | BaseException]:
+    """Every call's result, in order, with at most `limit` running at once.
 
     `limit` workers take the calls in turn, so a long list costs `limit` tasks, not one task
-    (and one coroutine parked on a semaphore) per item.
+    (and one coroutine parked on a semaphore) per item. Errors are returned in place when
+    asked to; otherwise the first one is raised once the running calls end, and no call
+    starts after it.
     """
     results: list[T | BaseException | None] = [None] * len(calls)
     pending = iter(enumerate(calls))
+    errors: list[Exception] = []
 
     async def worker() -> None:
         for i, call in pending:
+            if errors and not return_exceptions:
+                return
             try:
                 results[i] = await call()
             except Exception as error:  # as gather does: cancellation still propagates
                 results[i] = error
+                errors.append(error)
 
     await gather([worker() for _ in range(min(limit, len(calls)))])
+    if errors and not return_exceptions:
+        raise errors[0]
     return cast("list[T | BaseException]", results)  # every slot now holds a result or error

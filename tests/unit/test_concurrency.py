@@ -49,8 +49,26 @@ async def test_gather_bounded_never_runs_more_than_the_limit_and_keeps_order() -
 
         return run
 
-    results = await gather_bounded([call(i) for i in range(30)], limit=4)
+    results = await gather_bounded([call(i) for i in range(30)], limit=4, return_exceptions=True)
     assert peak == 4
     assert [r for i, r in enumerate(results) if i != 7] == [i * 10 for i in range(30) if i != 7]
     assert isinstance(results[7], LookupError)
     assert await gather_bounded([], limit=4) == []
+
+
+async def test_gather_bounded_raises_the_first_error_and_starts_nothing_after_it() -> None:
+    started: list[int] = []
+
+    def call(i: int) -> Callable[[], Awaitable[int]]:
+        async def run() -> int:
+            started.append(i)
+            await asyncio.sleep(0.001)
+            if i == 2:
+                raise LookupError(i)
+            return i
+
+        return run
+
+    with pytest.raises(LookupError):
+        await gather_bounded([call(i) for i in range(20)], limit=3)
+    assert started[:3] == [0, 1, 2] and len(started) <= 5  # the calls already running end

@@ -191,5 +191,5 @@ async def _loyalty_statuses(
 ) -> list[LoyaltyStatus | None]:
     # A page of 100 must not open 100 connections at once.
     calls = [partial(loyalty.status, backend, native_id) for backend, native_id in keys]
-    results = await gather_bounded(calls, limit=25)
+    results = await gather_bounded(calls, limit=25, return_exceptions=True)
     return cast("list[LoyaltyStatus | None]", results)

@@ -6,15 +6,15 @@ Operations a vendor lacks raise UnsupportedError (UnsupportedOperations gives th
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from customer_gateway.concurrency import gather
+from customer_gateway.concurrency import gather_bounded
 from customer_gateway.connectors.transport import Transport
 from customer_gateway.domain import (
     AuthResult,
@@ -181,16 +181,15 @@ class UnsupportedOperations:
         self, native_ids: Sequence[str], credentials: Credentials
     ) -> dict[str, Customer]:
         """Concurrent single reads, for vendors without a batch read; at most 10 at a time."""
-        limit = asyncio.Semaphore(10)
 
         async def one(native_id: str) -> tuple[str, Customer | None]:
-            async with limit:
-                try:
-                    return native_id, await self.get_customer(native_id, credentials)
-                except NotFoundError:
-                    return native_id, None
+            try:
+                return native_id, await self.get_customer(native_id, credentials)
+            except NotFoundError:
+                return native_id, None
 
-        found = await gather([one(i) for i in dict.fromkeys(native_ids)])
+        calls = [partial(one, native_id) for native_id in dict.fromkeys(native_ids)]
+        found = await gather_bounded(calls, limit=10)
         return {native_id: customer for native_id, customer in found if customer is not None}
 
     async def update_customer(

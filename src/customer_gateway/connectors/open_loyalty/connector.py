@@ -7,15 +7,15 @@ token from `admin/login_check`, cached and renewed before it expires.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
-from customer_gateway.concurrency import gather
+from customer_gateway.concurrency import gather_bounded
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.open_loyalty import mapping
 from customer_gateway.connectors.payload import count_drift, mapped
@@ -255,17 +255,15 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]:
         """Exact-match lookups, concurrent but bounded (Open Loyalty has no batch lookup)."""
 
-        lookups = asyncio.Semaphore(_LOOKUP_CONCURRENCY)
-
         async def one(email: str) -> tuple[str, Customer | None]:
-            async with lookups:
-                params = {"email": email, "strict": "1", "perPage": "1"}
-                response = await self._admin_get(f"{self.store}/admin/customer", params)
+            params = {"email": email, "strict": "1", "perPage": "1"}
+            response = await self._admin_get(f"{self.store}/admin/customer", params)
             found, _ = self._customer_list(response)
             match = next((c for c in found if (c.email or "").casefold() == email.casefold()), None)
             return email, match
 
-        results = await gather([one(e) for e in dict.fromkeys(emails)])
+        calls = [partial(one, email) for email in dict.fromkeys(emails)]
+        results = await gather_bounded(calls, limit=_LOOKUP_CONCURRENCY)
         return {email: customer for email, customer in results if customer is not None}
 
     async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None:
