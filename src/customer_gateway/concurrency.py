@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal, TypeVar, cast, overload
+from typing import Any, Literal, TypeVar, cast, overload
 
-__all__ = ["gather", "gather_bounded"]
+__all__ = ["gather", "gather_bounded", "retrieve_error"]
 
 T = TypeVar("T")
+
+
+def retrieve_error(done: asyncio.Future[Any]) -> None:
+    """A done-callback for reads started ahead that nobody may await: their error counts as
+    seen, so asyncio does not log it as never retrieved."""
+    if not done.cancelled():
+        done.exception()
 
 
 @overload

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -564,3 +565,51 @@ def test_admin_reads_fetch_profile_and_status_concurrently(
     profile = loyalty.journal.matching("GET", f"/customer/{ada['nativeId']}")[0]
     status = loyalty.journal.matching("GET", "/status")[0]
     assert abs(status.at - profile.at) < 0.5  # the status did not wait for the slow profile
+
+
+def test_me_reads_profile_and_status_concurrently_with_the_customers_own_token(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    signed_in = sign_in(linked_gateway)
+    ada, token = signed_in["customer"], signed_in["token"]["accessToken"]
+    gql(linked_gateway, '{ levels(backend: "loyalty") { name } }')  # warm the levels cache
+    loyalty.journal.clear()
+    loyalty.faults.add("delay", f"/customer/{ada['nativeId']}", method="GET", delay_s=1.0)
+    body = gql(
+        linked_gateway, '{ me(backend: "loyalty") { email loyalty { points } } }', token=token
+    )
+    assert body["data"]["me"] == {"email": ADA[0], "loyalty": {"points": 1720}}
+    profile = loyalty.journal.matching("GET", f"/customer/{ada['nativeId']}")[0]
+    (status,) = loyalty.journal.matching("GET", "/status")
+    assert abs(status.at - profile.at) < 0.5  # the status did not wait for the slow profile
+    # The customer-scope read, with the customer's token: no admin token is involved.
+    assert f"/customer/customer/{ada['nativeId']}/status" in status.path
+    assert status.headers["authorization"] == f"Bearer {token}"
+    assert loyalty.journal.count("POST", "admin/login_check") == 0
+
+
+def test_me_reports_a_failed_status_on_the_loyalty_field_alone(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    token = sign_in(linked_gateway)["token"]["accessToken"]
+    loyalty.faults.add("status", "/status", method="GET", status=500, times=10)
+    body = gql(
+        linked_gateway, '{ me(backend: "loyalty") { email loyalty { points } } }', token=token
+    )
+    assert body["data"]["me"] == {"email": ADA[0], "loyalty": None}
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["me", "loyalty"], "BACKEND_UNAVAILABLE")
+    ]
+
+
+def test_me_with_an_expired_token_leaves_no_status_read_behind(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = sign_in(linked_gateway)["token"]["accessToken"]
+    loyalty.clock.advance(86401)
+    body = gql(
+        linked_gateway, '{ me(backend: "loyalty") { email loyalty { points } } }', token=token
+    )
+    assert error_codes(body) == ["UNAUTHENTICATED"] and body["data"] is None
+    gc.collect()  # an unretrieved task error would be logged when the task is collected
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 
-from customer_gateway.concurrency import gather, gather_bounded
+from customer_gateway.concurrency import gather, gather_bounded, retrieve_error
 from customer_gateway.domain import AuthenticationError, Customer, LoyaltyStatus
 from customer_gateway.services import Backends, Caller, CustomerService
 from customer_gateway.services.loyalty import LoyaltyService
@@ -87,7 +87,7 @@ class Loaders:
         """Start a loyalty status read now, alongside the profile read it does not depend on;
         the loyalty field later awaits the same load. Only for callers allowed to read any id."""
         future = self.loyalty_status.load((backend, native_id))
-        future.add_done_callback(_mark_retrieved)  # resolved by the field, if asked
+        future.add_done_callback(retrieve_error)  # resolved by the field, if asked
 
     async def customer_by_id(self, global_id: str) -> Customer:
         return await self.customer.load(global_id)
@@ -129,10 +129,6 @@ class Loaders:
         if isinstance(result, BaseException):
             raise result
         return result
-
-
-def _mark_retrieved(done: asyncio.Future[Any]) -> None:
-    done.exception()
 
 
 async def _customers_by_ids(

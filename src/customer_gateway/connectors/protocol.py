@@ -134,6 +134,11 @@ class Connector(Protocol):
 
     async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None: ...
 
+    async def own_loyalty_status(self, access_token: str) -> LoyaltyStatus | None:
+        """The status of the customer the token belongs to, read with that token (optional:
+        UnsupportedError sends the gateway to `loyalty_status` once it knows the id)."""
+        ...
+
     async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]: ...
 
     async def set_active(self, native_id: str, active: bool) -> Customer: ...
@@ -216,6 +221,9 @@ class UnsupportedOperations:
         raise self._unsupported()
 
     async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None:
+        raise self._unsupported()
+
+    async def own_loyalty_status(self, access_token: str) -> LoyaltyStatus | None:
         raise self._unsupported()
 
     async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]:

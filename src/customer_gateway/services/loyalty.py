@@ -40,3 +40,8 @@ class LoyaltyService:
 
     async def status(self, backend: str, native_id: str) -> LoyaltyStatus | None:
         return await self._loyalty(backend).loyalty_status(native_id)
+
+    async def own_status(self, backend: str, access_token: str) -> LoyaltyStatus | None:
+        """The token's own status on a loyalty backend; UnsupportedError where it has no
+        customer-scope read (then the status waits for the profile's id)."""
+        return await self._loyalty(backend).own_loyalty_status(access_token)

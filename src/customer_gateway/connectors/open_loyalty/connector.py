@@ -166,10 +166,15 @@ class OpenLoyaltyConnector(UnsupportedOperations):
 
     # --- customers ---------------------------------------------------------------------
 
-    async def current_customer(self, access_token: str) -> Customer:
+    def _token_customer(self, access_token: str) -> str:
+        """The token's `id` claim; Open Loyalty checks the token itself on every call."""
         customer_id = mapping.token_claims(access_token).get("id")
         if not isinstance(customer_id, str) or not customer_id:
             raise AuthenticationError(backend=self.name)
+        return customer_id
+
+    async def current_customer(self, access_token: str) -> Customer:
+        customer_id = self._token_customer(access_token)
         try:
             return await self.get_customer(customer_id, CustomerCredentials(access_token))
         except NotFoundError:
@@ -268,6 +273,21 @@ class OpenLoyaltyConnector(UnsupportedOperations):
 
     async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None:
         response = await self._admin_get(f"{self.store}/admin/customer/{native_id}/status")
+        return await self._status(response)
+
+    async def own_loyalty_status(self, access_token: str) -> LoyaltyStatus | None:
+        """The customer-scope status, read with the customer's own token: it needs neither the
+        profile nor the admin token, so `me` starts it alongside the profile read."""
+        customer_id = self._token_customer(access_token)
+        response = await self.transport.request(
+            "GET",
+            f"{self.store}/customer/customer/{customer_id}/status",
+            headers=await self._headers(CustomerCredentials(access_token)),
+            idempotent=True,
+        )
+        return await self._status(response)
+
+    async def _status(self, response: UpstreamResponse) -> LoyaltyStatus | None:
         levels = {level.name: level for level in await self.levels()}
         return mapped(
             self.name, lambda: mapping.loyalty_status_from_payload(response.json(), levels)
