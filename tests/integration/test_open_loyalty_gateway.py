@@ -513,6 +513,33 @@ def test_a_failed_status_on_a_page_is_reported_on_that_customer_alone(
     assert ada["loyalty"]["points"] > 0 and ada["level"]["name"]
 
 
+def test_levels_a_customer_already_has_need_no_status_reads(
+    linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
+) -> None:
+    ada = sign_in(linked_gateway)
+    gql(linked_gateway, '{ levels(backend: "loyalty") { name } }')  # warm the admin token
+    loyalty.journal.clear()
+    page = gql(
+        linked_gateway,
+        '{ customers(backend: "loyalty", first: 50) { edges { node { email level { name } } } } }',
+        admin_key=ADMIN_KEY,
+    )["data"]["customers"]["edges"]
+    one = gql(
+        linked_gateway,
+        "query($id: ID!) { customer(id: $id) { level { name } } }",
+        {"id": ada["customer"]["id"]},
+        admin_key=ADMIN_KEY,
+    )["data"]["customer"]
+    me = gql(
+        linked_gateway,
+        '{ me(backend: "loyalty") { level { name } } }',
+        token=ada["token"]["accessToken"],
+    )["data"]["me"]
+    in_page = next(e["node"] for e in page if e["node"]["email"] == ADA[0])
+    assert one["level"]["name"] and one["level"] == me["level"] == in_page["level"]
+    assert loyalty.journal.matching("GET", "/status") == []
+
+
 def test_the_admin_token_is_fetched_once_for_many_requests(
     linked_gateway: TestClient, loyalty: OpenLoyaltySandbox
 ) -> None:

@@ -81,17 +81,28 @@ def _fields(info: Info, path: Sequence[str]) -> Iterator[FieldNode]:
 _STATUS_FIELDS = frozenset({"loyalty", "level"})
 
 
-def _wants_status(info: Info, *path: str) -> bool:
-    """Whether customers at `path` show loyalty data: then it is read with them, in one go."""
-    return any(f.name.value in _STATUS_FIELDS for f in _fields(info, path))
+def _status_fields(info: Info, *path: str) -> frozenset[str]:
+    """Which loyalty fields the customers at `path` show: their statuses are read with them."""
+    return _STATUS_FIELDS.intersection(f.name.value for f in _fields(info, path))
 
 
-async def _with_status(info: Info, customers: Sequence[domain.Customer]) -> list[Customer]:
-    loaders = info.context.loaders
-    statuses = await loaders.loyalty_statuses(customers)
-    return [
-        Customer.from_domain(c, LinkedStatus(s)) for c, s in zip(customers, statuses, strict=True)
-    ]
+def _needs_status(customer: domain.Customer, fields: frozenset[str]) -> bool:
+    """`level` alone needs no status read for a customer whose backend gave one."""
+    return "loyalty" in fields or ("level" in fields and customer.level is None)
+
+
+async def _with_status(
+    info: Info, customers: Sequence[domain.Customer], fields: frozenset[str]
+) -> list[Customer]:
+    """The GraphQL customers, each with its status when its fields need one (one batch)."""
+    wanted = [i for i, c in enumerate(customers) if _needs_status(c, fields)]
+    if not wanted:
+        return [Customer.from_domain(c) for c in customers]
+    statuses = await info.context.loaders.loyalty_statuses([customers[i] for i in wanted])
+    linked: list[LinkedStatus | None] = [None] * len(customers)
+    for i, status in zip(wanted, statuses, strict=True):
+        linked[i] = LinkedStatus(status)
+    return [Customer.from_domain(c, s) for c, s in zip(customers, linked, strict=True)]
 
 
 def _start_own_status(info: Info, backend: str) -> asyncio.Task[domain.LoyaltyStatus | None] | None:
@@ -117,12 +128,10 @@ class Query:
 
     @strawberry.field(description="The customer the bearer token belongs to, on that backend.")
     async def me(self, info: Info, backend: str) -> Customer:
-        customers = info.context.services.customers
-        if not _wants_status(info):
-            return Customer.from_domain(await customers.me(backend, info.context.caller))
-        own_status = _start_own_status(info, backend)
+        fields = _status_fields(info)
+        own_status = _start_own_status(info, backend) if "loyalty" in fields else None
         try:
-            customer = await customers.me(backend, info.context.caller)
+            customer = await info.context.services.customers.me(backend, info.context.caller)
         except BaseException:
             if own_status is not None:
                 own_status.cancel()
@@ -131,20 +140,18 @@ class Query:
             (status,) = await gather([own_status], return_exceptions=True)
             if not isinstance(status, UnsupportedError):
                 return Customer.from_domain(customer, LinkedStatus(status))
-        return (await _with_status(info, [customer]))[0]
+        return (await _with_status(info, [customer], fields))[0]
 
     @strawberry.field(description="Own id with a customer token; any id with the admin key.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         context = info.context
-        wants_status = _wants_status(info)
-        if wants_status and context.caller.is_admin:
+        fields = _status_fields(info)
+        if "loyalty" in fields and context.caller.is_admin:
             ref = domain.decode_customer_id(str(id))
             if context.services.loyalty.is_loyalty_backend(ref.backend):
                 context.loaders.prefetch_status(ref.backend, ref.native_id)
         customer = await context.loaders.customer_by_id(str(id))
-        if wants_status:
-            return (await _with_status(info, [customer]))[0]
-        return Customer.from_domain(customer)
+        return (await _with_status(info, [customer], fields))[0]
 
     @strawberry.field(description="Admin key required. `first` is at most 100.")
     async def customers(
@@ -169,11 +176,7 @@ class Query:
             first,
             info.context.caller,
         )
-        nodes = (
-            await _with_status(info, page.customers)
-            if _wants_status(info, "edges", "node")
-            else [Customer.from_domain(c) for c in page.customers]
-        )
+        nodes = await _with_status(info, page.customers, _status_fields(info, "edges", "node"))
         edges = [
             CustomerEdge(node=node, cursor=encode_cursor(page.offset + i))
             for i, node in enumerate(nodes)

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 __all__ = [
     "EXPIRED_RETENTION_S",
@@ -146,6 +146,7 @@ class Store(Protocol):
 
 
 SWEEP_MIN_ENTRIES = 1024
+V = TypeVar("V")
 
 
 class MemoryStore:
@@ -175,14 +176,18 @@ class MemoryStore:
         return self._live(key)
 
     async def put_pending(self, change: PendingChange) -> None:
-        if change.key not in self._pending and len(self._pending) >= self._sweep_at["pending"]:
+        if change.key not in self._pending:
             gone = self._clock() - EXPIRED_RETENTION_S
-            self._pending = {k: c for k, c in self._pending.items() if c.expires_at > gone}
-            self._swept("pending", len(self._pending))
+            self._sweep("pending", self._pending, lambda c: c.expires_at > gone)
         self._pending[change.key] = change
 
-    def _swept(self, table: str, size: int) -> None:
-        self._sweep_at[table] = max(SWEEP_MIN_ENTRIES, 2 * size)
+    def _sweep(self, name: str, table: dict[str, V], live: Callable[[V], bool]) -> None:
+        """Before a table grows past twice its size at the last sweep, drop what has expired."""
+        if len(table) < self._sweep_at[name]:
+            return
+        for key in [key for key, entry in table.items() if not live(entry)]:
+            del table[key]
+        self._sweep_at[name] = max(SWEEP_MIN_ENTRIES, 2 * len(table))
 
     async def record_failure(self, key: str, max_attempts: int) -> int:
         change = self._live(key)
@@ -223,9 +228,8 @@ class MemoryStore:
         self._pending.pop(key, None)
 
     async def hit(self, key: str, window_s: float, now: float) -> tuple[int, float]:
-        if key not in self._windows and len(self._windows) >= self._sweep_at["windows"]:
-            self._windows = {k: w for k, w in self._windows.items() if w[1] > now}
-            self._swept("windows", len(self._windows))
+        if key not in self._windows:
+            self._sweep("windows", self._windows, lambda window: window[1] > now)
         count, ends = self._windows.get(key, (0, now + window_s))
         if ends <= now:
             count, ends = 0, now + window_s
