@@ -1,8 +1,10 @@
 """Typed configuration from a TOML file, `${ENV}` interpolation and `CUSTOMER_GATEWAY_*` overrides.
 
-Precedence: defaults < TOML file < environment (`CUSTOMER_GATEWAY_GATEWAY__INTROSPECTION=true`).
-Secrets live in the environment and reach the file only as `${NAME}`. Every problem is reported
-as one line naming the file, the line, the key and what is wrong.
+Precedence: defaults < TOML file < environment (`CUSTOMER_GATEWAY_GATEWAY__INTROSPECTION=true`)
+< command-line flags. Secrets live in the environment and reach the file only as `${NAME}`. Every
+problem is reported as one line naming where the value came from (the file and line, the
+environment variable or the flag), the key and what is wrong; an override naming a section or
+key that does not exist is refused like the same mistake in the file.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from typing import Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from customer_gateway.connectors.protocol import ConnectorFactory
 from customer_gateway.connectors.registry import load_connector_kinds
+from customer_gateway.overrides import decode, environment_overrides, flag_overrides, place
 
 __all__ = [
     "ConfigError",
@@ -59,6 +61,12 @@ class GatewaySection(BaseModel):
     max_body_bytes: int = Field(2_000_000, ge=1024)
     graphiql_assets: Path | None = None  # a node_modules folder to serve GraphiQL from
     persisted_queries: bool = True  # automatic persisted queries, kept in the [store]
+    workers: int = Field(1, ge=1, le=64)  # processes on one socket; more than 1 needs Redis
+    # Slow clients (web/connection_limits.py): a request's head and body must arrive in time,
+    # and each worker holds at most `max_connections` client connections.
+    header_timeout_s: float = Field(10.0, gt=0, le=300)
+    body_timeout_s: float = Field(30.0, gt=0, le=600)
+    max_connections: int = Field(500, ge=1)
 
     @pydantic.field_validator("admin_keys")
     @classmethod
@@ -138,12 +146,10 @@ class OtpSection(BaseModel):
         return self
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(BaseModel):
     """The whole file; `backends` is validated per connector kind by `parse_settings`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="CUSTOMER_GATEWAY_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     gateway: GatewaySection = GatewaySection()
     limits: LimitsSection = LimitsSection()
@@ -151,17 +157,6 @@ class GatewaySettings(BaseSettings):
     otp: OtpSection = OtpSection()
     telemetry: TelemetrySection = TelemetrySection()
     backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings, init_settings)  # the environment overrides the file
 
 
 @dataclass(frozen=True)
@@ -177,13 +172,20 @@ class LoadedSettings:
         return [key.get_secret_value() for key in self.settings.gateway.admin_keys]
 
 
-def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedSettings:
+def load_settings(
+    path: str | Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    flags: Mapping[str, Any] | None = None,
+) -> LoadedSettings:
+    """The file at `path`, with `${NAME}` and `CUSTOMER_GATEWAY_*` from `env` (default: the
+    process environment), and `flags` (`[gateway]` keys given on the command line) on top."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{file}: cannot read the file ({exc.strerror})"]) from None
-    return parse_settings(text, source=str(file), env=env)
+    return parse_settings(text, source=str(file), env=env, flags=flags)
 
 
 def parse_settings(
@@ -192,23 +194,30 @@ def parse_settings(
     source: str = "<config>",
     env: Mapping[str, str] | None = None,
     kinds: Mapping[str, ConnectorFactory] | None = None,
+    flags: Mapping[str, Any] | None = None,
 ) -> LoadedSettings:
     environ = os.environ if env is None else env
-    lines = _KeyLines(text)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: {exc}"]) from None
     problems: list[str] = []
+    overrides = [
+        *environment_overrides(environ, GatewaySettings, problems.append),
+        *flag_overrides("gateway", flags or {}),
+    ]
+    lines = _KeyLines(text, {override.key: override.origin for override in overrides})
 
     def report(key: tuple[str, ...], message: str) -> None:
         problems.append(lines.say(source, key, message))
 
     data = _interpolate(raw, (), environ, report)
+    for override in overrides:
+        place(data, override, GatewaySettings, report)
     if problems:
         raise ConfigError(problems)
     try:
-        settings = GatewaySettings(**data)
+        settings = GatewaySettings.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ConfigError(_describe(exc, (), lines, source)) from None
     known = load_connector_kinds() if kinds is None else kinds
@@ -223,8 +232,13 @@ def parse_settings(
             choices = ", ".join(sorted(known))
             report((*key, "kind"), f"unknown kind {kind!r} (one of: {choices})")
             continue
+        model = known[str(kind)].settings_model
+        values = {  # values from the environment are strings, JSON for list or table keys
+            k: decode(model, k, v) if (*key, k) in lines.origins else v
+            for k, v in raw_backend.items()
+        }
         try:
-            backends[name] = known[str(kind)].settings_model.model_validate(raw_backend)
+            backends[name] = model.model_validate(values)
         except pydantic.ValidationError as exc:
             problems.extend(_describe(exc, key, lines, source))
     for name, backend in backends.items():
@@ -234,6 +248,13 @@ def parse_settings(
     secret = settings.otp.secret
     if settings.store.url != "memory://" and not (secret and secret.get_secret_value()):
         report(("otp", "secret"), "a shared store needs the same secret on every replica")
+    workers = settings.gateway.workers
+    if workers > 1 and settings.store.url == "memory://":
+        report(
+            ("store", "url"),
+            f"memory:// is one process's memory; {workers} workers need a shared store"
+            " (redis://host:port/db)",
+        )
     if problems:
         raise ConfigError(problems)
     return LoadedSettings(settings=settings, backends=backends, kinds=known)
@@ -283,7 +304,8 @@ class _KeyLines:
     _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
     _ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*=")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, origins: Mapping[tuple[str, ...], str]) -> None:
+        self.origins = origins  # keys set by an environment variable or a flag: where from
         self.lines: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
         for number, line in enumerate(text.splitlines(), start=1):
@@ -295,6 +317,9 @@ class _KeyLines:
 
     def say(self, source: str, key: tuple[str, ...], message: str) -> str:
         dotted = ".".join(key)
+        for end in range(len(key), 1, -1):
+            if key[:end] in self.origins:
+                return f"{self.origins[key[:end]]}: {dotted}: {message}"
         for end in range(len(key), 0, -1):
             if key[:end] in self.lines:
                 return f"{source}:{self.lines[key[:end]]}: {dotted}: {message}"
