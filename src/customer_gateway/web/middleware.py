@@ -8,6 +8,7 @@ import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_gateway.observability.logging import request_id_var
@@ -20,7 +21,9 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware:
-    """Accepts a sane client `X-Request-ID` or makes one, returns it, and logs the request."""
+    """Accepts a sane client `X-Request-ID` or makes one, returns it, and logs the request.
+    A client that disconnects before its body arrived is logged with status 499, not as an
+    error of the app: there is nobody left to answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,6 +49,8 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            status = 499  # gone before its body arrived (or cut off for being slow): no answer
         finally:
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
