@@ -70,13 +70,15 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; exceptions by type only (a traceback may carry data)."""
+    """One JSON object per line; exceptions by type only (a traceback may carry data). `pid`
+    tells the workers of one `serve --workers N` apart."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,
             "message": record.getMessage(),
             **_extras(record),
         }
@@ -103,5 +105,8 @@ def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # The gateway logs each request itself (customer_gateway.access, with its request id);
+    # uvicorn's line would repeat it with the client's query string.
+    logging.getLogger("uvicorn.access").propagate = False
     for name in ("httpx", "httpcore"):  # their INFO lines carry full URLs with query strings
         logging.getLogger(name).setLevel(logging.WARNING)
