@@ -42,7 +42,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 def run_gateway(loaded: LoadedSettings, sock: socket.socket) -> None:
     """`serve`: one process, or `[gateway] workers` processes sharing `sock`."""
+    from customer_gateway.observability.logging import configure_logging
+
     gateway = loaded.settings.gateway
+    configure_logging(gateway.log_level, json_format=gateway.log_json)  # the supervisor's too
     app = functools.partial(worker_app, loaded)
     config = _config(app, gateway.log_level, limits_of(gateway), factory=True)
     if gateway.workers > 1:

@@ -149,6 +149,7 @@ def test_sigterm_finishes_in_flight_requests_of_both_workers(
     workers: tuple[str, subprocess.Popen[bytes], Receiver],
     pin_two_workers: tuple[Pinned, Pinned],
     sandboxes: Sandboxes,
+    tmp_path: Path,
 ) -> None:
     url, process, _ = workers
     a, b = pin_two_workers
@@ -167,6 +168,11 @@ def test_sigterm_finishes_in_flight_requests_of_both_workers(
     assert a.last["me"]["email"] == b.last["me"]["email"] == "ada.lovelace@example.com"
     assert {a.worker_of(request_ids[0]), b.worker_of(request_ids[1])} == {a.pid, b.pid}
     assert process.wait(timeout=30) == 0
+    # Every line of the parent and both workers is a JSON log line, as configured.
+    lines = (tmp_path / "serve.stderr").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert {entry["pid"] for entry in entries} == {process.pid, a.pid, b.pid}
+    assert any(entry["message"] == "Received SIGTERM, exiting." for entry in entries)
     for pid in (a.pid, b.pid):
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
     with pytest.raises(httpx.ConnectError):
