@@ -7,6 +7,7 @@ the request id), as an operator would: nothing about the processes is exposed ov
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import signal
@@ -182,7 +183,7 @@ def test_sigterm_finishes_in_flight_requests_of_both_workers(
 def test_workers_refuse_the_memory_store_naming_store_url(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text("[gateway]\nport = 0\n")
-    result = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
         [
             sys.executable,
             "-m",
@@ -193,12 +194,19 @@ def test_workers_refuse_the_memory_store_naming_store_url(tmp_path: Path) -> Non
             "--workers",
             "2",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,  # if it did start, its workers go with it below
     )
-    assert result.returncode == 2
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+    assert process.returncode == 2
+    assert out == ""
+    lines = err.splitlines()
     assert len(lines) == 1 and "store.url" in lines[0] and "2 workers" in lines[0], lines
