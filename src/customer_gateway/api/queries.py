@@ -147,7 +147,7 @@ class Query:
         context = info.context
         fields = _status_fields(info)
         if "loyalty" in fields and context.caller.is_admin:
-            ref = domain.decode_customer_id(str(id))
+            ref = context.services.backends.customer_ref(str(id))
             if context.services.loyalty.is_loyalty_backend(ref.backend):
                 context.loaders.prefetch_status(ref.backend, ref.native_id)
         customer = await context.loaders.customer_by_id(str(id))

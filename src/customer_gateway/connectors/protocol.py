@@ -15,6 +15,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from customer_gateway.concurrency import gather_bounded
+from customer_gateway.connectors.routes import IdShape
 from customer_gateway.connectors.transport import Transport
 from customer_gateway.domain import (
     AuthResult,
@@ -89,6 +90,7 @@ class Connector(Protocol):
     capabilities: frozenset[Capability]
     update_fields: frozenset[str]
     loyalty_backend: str | None
+    customer_id_shape: IdShape  # what this vendor's customer ids look like
 
     def change_flow(self, kind: ChangeKind) -> ChangeFlow: ...
 

@@ -90,6 +90,12 @@ def create_connector(
 
 def _check_capabilities(connector: Connector) -> None:
     from customer_gateway.connectors.protocol import UnsupportedOperations
+    from customer_gateway.connectors.routes import IdShape
+
+    if not isinstance(getattr(connector, "customer_id_shape", None), IdShape):
+        raise ConnectorKindError(
+            f"connector {connector.name!r} does not declare customer_id_shape (an IdShape)"
+        )
 
     for capability in connector.capabilities:
         for method in _CAPABILITY_METHODS[capability]:
