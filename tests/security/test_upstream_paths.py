@@ -367,7 +367,7 @@ def operations(
         "loyalty.status": lambda v: loyalty.loyalty_status(v),
         "loyalty.set_active": lambda v: loyalty.set_active(v, True),
         "loyalty.assign_level": lambda v: loyalty.assign_level(v, v),
-        "loyalty.find_by_emails": lambda v: loyalty.find_by_emails([v]),
+        "loyalty.find_by_credentials": lambda v: loyalty.find_by_credentials(ChangeKind.EMAIL, [v]),
     }
 
 

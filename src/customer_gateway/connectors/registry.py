@@ -35,7 +35,7 @@ _CAPABILITY_METHODS: Mapping[Capability, tuple[str, ...]] = {
     Capability.CHANGE_PHONE_NUMBER: ("change_credential",),
     Capability.LIST_CUSTOMERS: ("list_customers",),
     Capability.LEVELS: ("levels",),
-    Capability.LOYALTY: ("loyalty_status", "find_by_emails"),
+    Capability.LOYALTY: ("loyalty_status", "find_by_credentials"),
     Capability.ACTIVATION: ("set_active",),
     Capability.ASSIGN_LEVEL: ("assign_level",),
 }

@@ -78,6 +78,7 @@ class KiboConnector(UnsupportedOperations):
     kind: ClassVar[str] = "kibo"
     settings_model: ClassVar[type[KiboSettings]] = KiboSettings
     customer_id_shape = INT32
+    verified_credential = ChangeKind.EMAIL  # the shopper's sign-in; changed behind a code
     capabilities = frozenset(
         {
             Capability.SIGN_IN,

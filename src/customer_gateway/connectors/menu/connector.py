@@ -94,9 +94,12 @@ class MenuConnector(UnsupportedOperations):
         if self._demographic:
             fields.add("birth_date")
         self.update_fields = frozenset(fields)
+        # The brand's sign-in credential: Menu verifies it, and changes it only behind its own
+        # code; the other one changes directly, so it can never link a loyalty account.
         self._otp_kind = (
             ChangeKind.EMAIL if settings.auth_type == "email" else ChangeKind.PHONE_NUMBER
         )
+        self.verified_credential: ChangeKind | None = self._otp_kind
         self.transport = Transport.for_backend(
             name,
             settings,

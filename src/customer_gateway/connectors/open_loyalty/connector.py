@@ -96,6 +96,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     kind: ClassVar[str] = "open_loyalty"
     settings_model: ClassVar[type[OpenLoyaltySettings]] = OpenLoyaltySettings
     customer_id_shape = UUID
+    verified_credential = ChangeKind.EMAIL  # sign-in; changed only behind a gateway code
     capabilities = frozenset(
         {
             Capability.SIGN_IN,
@@ -288,19 +289,24 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         start = offset - (first_page - 1) * per_page
         return CustomerPage(tuple(rows[start : start + limit]), offset, total)
 
-    async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]:
-        """Exact-match lookups, concurrent but bounded (Open Loyalty has no batch lookup)."""
+    async def find_by_credentials(
+        self, kind: ChangeKind, values: Sequence[str]
+    ) -> dict[str, Customer]:
+        """Exact-match lookups on the admin list (`strict=1`), concurrent but bounded: Open
+        Loyalty has no batch lookup."""
+        field = "email" if kind is ChangeKind.EMAIL else "phone"
 
-        async def one(email: str) -> tuple[str, Customer | None]:
-            params = {"email": email, "strict": "1", "perPage": "1"}
+        async def one(value: str) -> tuple[str, Customer | None]:
+            params = {field: value, "strict": "1", "perPage": "2"}
             response = await self._admin_get(self.routes.customers.path(), params)
             found, _ = self._customer_list(response)
-            match = next((c for c in found if (c.email or "").casefold() == email.casefold()), None)
-            return email, match
+            wanted = value.casefold()
+            matches = [c for c in found if (c.credential(kind) or "").casefold() == wanted]
+            return value, matches[0] if len(matches) == 1 else None  # never guess between two
 
-        calls = [partial(one, email) for email in dict.fromkeys(emails)]
+        calls = [partial(one, value) for value in dict.fromkeys(values)]
         results = await gather_bounded(calls, limit=_LOOKUP_CONCURRENCY)
-        return {email: customer for email, customer in results if customer is not None}
+        return {value: customer for value, customer in results if customer is not None}
 
     async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None:
         response = await self._admin_get(self.routes.status.path(id=native_id))
