@@ -126,7 +126,14 @@ def build_app(
         enable_tracing()
     services, store = build_services(loaded, connectors=connectors, clock=clock)
     gateway = loaded.settings.gateway
-    schema = build_schema(SchemaOptions(introspection=gateway.introspection))
+    limits = loaded.settings.limits
+    schema = build_schema(
+        SchemaOptions(
+            introspection=gateway.introspection,
+            max_document_bytes=limits.max_document_bytes,
+            max_representations=limits.max_representations,
+        )
+    )
     assets = gateway.graphiql_assets if gateway.graphiql_enabled else None
     graphql = GatewayGraphQL(
         schema,
@@ -152,7 +159,6 @@ def build_app(
         *(graphiql_asset_routes(assets) if assets else []),
         *extra_routes,
     ]
-    limits = loaded.settings.limits
     rate_limits = RateLimits(
         per_address=limits.requests_per_address,
         per_token=limits.requests_per_token,

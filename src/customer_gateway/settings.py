@@ -74,7 +74,8 @@ class GatewaySection(BaseModel):
 
 
 class LimitsSection(BaseModel):
-    """Request rate limits; `trusted_proxies` are the only peers whose X-Forwarded-For counts."""
+    """Request rate limits and work bounds; `trusted_proxies` are the only peers whose
+    X-Forwarded-For counts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,6 +83,8 @@ class LimitsSection(BaseModel):
     requests_per_token: int = Field(300, ge=1)
     window_s: float = Field(60.0, gt=0)
     trusted_proxies: list[str] = Field(default_factory=list)
+    max_document_bytes: int = Field(65536, ge=1024, le=2_000_000)
+    max_representations: int = Field(100, ge=1, le=10_000)
 
     @pydantic.field_validator("trusted_proxies")
     @classmethod
