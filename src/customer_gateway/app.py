@@ -31,6 +31,8 @@ from customer_gateway.services.changes import ChangeLimits
 from customer_gateway.services.loyalty import LoyaltyService
 from customer_gateway.settings import LoadedSettings, OtpSection
 from customer_gateway.web.admission import BodySizeLimitMiddleware, CsrfMiddleware
+from customer_gateway.web.cache_control import PrivateAnswersMiddleware
+from customer_gateway.web.cors import cors_middleware
 from customer_gateway.web.graphiql_assets import ASSETS_PREFIX, graphiql_asset_routes
 from customer_gateway.web.health import health_routes
 from customer_gateway.web.middleware import RequestIdMiddleware
@@ -159,11 +161,19 @@ def build_app(
         window_s=limits.window_s,
         trusted_proxies=tuple(limits.trusted_proxies),
     )
+    cors = loaded.settings.cors
+    browsers = cors_middleware(
+        cors.allow_origins, allow_credentials=cors.allow_credentials, max_age_s=cors.max_age_s
+    )
+    # Outermost first. CORS sits outside every refusal (429, 413, CSRF, 405), so a browser app
+    # can read them, and answers preflights before any of them.
     middleware = [
         Middleware(RequestIdMiddleware),
+        *([browsers] if browsers is not None else []),
+        Middleware(PrivateAnswersMiddleware),
         Middleware(RateLimitMiddleware, store=store, limits=rate_limits, clock=clock),
         Middleware(BodySizeLimitMiddleware, max_bytes=gateway.max_body_bytes),
-        Middleware(CsrfMiddleware),
+        Middleware(CsrfMiddleware, page_requests=gateway.graphiql_enabled),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services

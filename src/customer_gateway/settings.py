@@ -25,6 +25,7 @@ from customer_gateway.connectors.registry import load_connector_kinds
 
 __all__ = [
     "ConfigError",
+    "CorsSection",
     "GatewaySection",
     "GatewaySettings",
     "LoadedSettings",
@@ -36,6 +37,8 @@ __all__ = [
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5}|:\*)?")
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
 class ConfigError(Exception):
@@ -138,6 +141,39 @@ class OtpSection(BaseModel):
         return self
 
 
+class CorsSection(BaseModel):
+    """Which browser origins may call the gateway; none unless listed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow_origins: list[str] = Field(default_factory=list)
+    allow_credentials: bool = False
+    max_age_s: int = Field(600, ge=0, le=86400)
+
+    @pydantic.field_validator("allow_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        """Written as browsers send `Origin` (lower case, no default port), or it never matches."""
+        normalised = []
+        for origin in origins:
+            match = _ORIGIN.fullmatch(origin.lower())
+            if origin != "*" and match is None:
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host or scheme://host:port "
+                    "(port may be *), without a path or a trailing slash"
+                )
+            if match is not None and match.group(3) == _DEFAULT_PORTS[match.group(1)]:
+                origin = origin[: -len(match.group(3))]
+            normalised.append(origin.lower())
+        return normalised
+
+    @pydantic.model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> CorsSection:
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError('allow_credentials = true needs exact origins, not "*"')
+        return self
+
+
 class GatewaySettings(BaseSettings):
     """The whole file; `backends` is validated per connector kind by `parse_settings`."""
 
@@ -150,6 +186,7 @@ class GatewaySettings(BaseSettings):
     store: StoreSection = StoreSection()
     otp: OtpSection = OtpSection()
     telemetry: TelemetrySection = TelemetrySection()
+    cors: CorsSection = CorsSection()
     backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod

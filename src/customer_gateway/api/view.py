@@ -128,6 +128,11 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             data.query = await self._document(data.query, data.extensions)
         return data
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET that asks for HTML is a page request: GraphiQL when it is on, 404 otherwise.
+        It never runs a document, whatever its parameters, and `*/*` alone is no such ask."""
+        return bool(request.method == "GET" and "text/html" in request.headers.get("accept", ""))
+
     async def _document(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
         """The document to run: the one sent, or the one a `persistedQuery` extension names."""
         persisted = (extensions or {}).get("persistedQuery")
