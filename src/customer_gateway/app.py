@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from customer_gateway.api.context import Services
 from customer_gateway.api.schema import SchemaOptions, build_schema
+from customer_gateway.api.trusted_documents import TrustedDocuments
 from customer_gateway.api.view import GatewayGraphQL
 from customer_gateway.connectors.protocol import Connector
 from customer_gateway.connectors.registry import create_connector
@@ -130,6 +131,7 @@ def build_app(
     gateway = loaded.settings.gateway
     schema = build_schema(SchemaOptions(introspection=gateway.introspection))
     assets = gateway.graphiql_assets if gateway.graphiql_enabled else None
+    trusted = loaded.settings.trusted_documents
     graphql = GatewayGraphQL(
         schema,
         services,
@@ -137,6 +139,9 @@ def build_app(
         persisted_queries=store if gateway.persisted_queries else None,
         default_document=default_document,
         asset_prefix=ASSETS_PREFIX if assets else None,
+        trusted_documents=TrustedDocuments(loaded.trusted_documents or {}, enforce=trusted.enforce)
+        if trusted is not None
+        else None,
     )
 
     @contextlib.asynccontextmanager

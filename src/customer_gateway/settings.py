@@ -20,6 +20,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from customer_gateway.api.trusted_documents import read_manifest
 from customer_gateway.connectors.protocol import ConnectorFactory
 from customer_gateway.connectors.registry import load_connector_kinds
 
@@ -31,6 +32,7 @@ __all__ = [
     "LoadedSettings",
     "OtpSection",
     "StoreSection",
+    "TrustedDocumentsSection",
     "load_settings",
     "parse_settings",
 ]
@@ -174,6 +176,15 @@ class CorsSection(BaseModel):
         return self
 
 
+class TrustedDocumentsSection(BaseModel):
+    """The operations the gateway's clients ship; with `enforce`, the only ones that run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    manifest: Path  # relative to the config file's folder
+    enforce: bool = True
+
+
 class GatewaySettings(BaseSettings):
     """The whole file; `backends` is validated per connector kind by `parse_settings`."""
 
@@ -187,6 +198,7 @@ class GatewaySettings(BaseSettings):
     otp: OtpSection = OtpSection()
     telemetry: TelemetrySection = TelemetrySection()
     cors: CorsSection = CorsSection()
+    trusted_documents: TrustedDocumentsSection | None = None
     backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod
@@ -208,6 +220,7 @@ class LoadedSettings:
     settings: GatewaySettings
     backends: dict[str, BaseModel]
     kinds: Mapping[str, ConnectorFactory] = field(repr=False)
+    trusted_documents: Mapping[str, str] | None = field(default=None, repr=False)
 
     @property
     def admin_keys(self) -> list[str]:
@@ -220,7 +233,7 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Loa
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{file}: cannot read the file ({exc.strerror})"]) from None
-    return parse_settings(text, source=str(file), env=env)
+    return parse_settings(text, source=str(file), env=env, base_dir=file.parent)
 
 
 def parse_settings(
@@ -229,6 +242,7 @@ def parse_settings(
     source: str = "<config>",
     env: Mapping[str, str] | None = None,
     kinds: Mapping[str, ConnectorFactory] | None = None,
+    base_dir: Path | None = None,
 ) -> LoadedSettings:
     environ = os.environ if env is None else env
     lines = _KeyLines(text)
@@ -271,9 +285,17 @@ def parse_settings(
     secret = settings.otp.secret
     if settings.store.url != "memory://" and not (secret and secret.get_secret_value()):
         report(("otp", "secret"), "a shared store needs the same secret on every replica")
+    trusted = settings.trusted_documents
+    documents = None
+    if trusted is not None:
+        documents, manifest_problems = read_manifest((base_dir or Path()) / trusted.manifest)
+        for problem in manifest_problems:
+            report(("trusted_documents", "manifest"), problem)
     if problems:
         raise ConfigError(problems)
-    return LoadedSettings(settings=settings, backends=backends, kinds=known)
+    return LoadedSettings(
+        settings=settings, backends=backends, kinds=known, trusted_documents=documents
+    )
 
 
 def _interpolate(
