@@ -30,9 +30,11 @@ from customer_gateway.sandbox.open_loyalty import (
 from customer_gateway.sandbox.open_loyalty import DEMO_CUSTOMERS as LOYALTY_CUSTOMERS
 from customer_gateway.settings import parse_settings
 
-__all__ = ["DEMO_ADMIN_KEY", "Demo", "build_demo", "walkthrough_document"]
+__all__ = ["DEMO_ADMIN_KEY", "DEMO_ORIGINS", "Demo", "build_demo", "walkthrough_document"]
 
 DEMO_ADMIN_KEY = "demo-admin-key-not-for-production"
+# Frontend dev servers on this machine (any port) may call the demo from their own origin.
+DEMO_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*")
 
 
 def walkthrough_document() -> str:
@@ -59,6 +61,7 @@ class Demo:
                 f'    backend "kibo"     {shopper.email} / {shopper.password}',
                 f'    backend "loyalty"  {loyal.email} / {loyal.password}',
                 f"  admin key:  X-Api-Key: {DEMO_ADMIN_KEY}",
+                f"  CORS:       pages on {', '.join(DEMO_ORIGINS)} may call it",
                 "  one-time codes:",
                 f"    Menu:                      {url}/sandbox/menu/_sandbox/outbox",
                 f"    Open Loyalty (SMS):        {url}/sandbox/loyalty/_sandbox/outbox",
@@ -77,6 +80,9 @@ admin_keys = [{json.dumps(DEMO_ADMIN_KEY)}]
 introspection = true
 log_json = false
 {assets}
+
+[cors]
+allow_origins = {json.dumps(list(DEMO_ORIGINS))}
 
 [otp]
 notifier = "outbox"
