@@ -159,10 +159,11 @@ class Query:
         info: Info,
         backend: str,
         filter: CustomerFilter | None = None,
-        first: int = DEFAULT_PAGE_SIZE,
+        first: int | None = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> CustomerConnection:
         offset = decode_cursor(after) + 1 if after else 0
+        first = DEFAULT_PAGE_SIZE if first is None else first  # null, or a null variable
         wanted = filter or CustomerFilter()
         page = await info.context.services.customers.customers(
             backend,
