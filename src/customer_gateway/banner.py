@@ -46,6 +46,14 @@ def describe_serving(loaded: LoadedSettings, sock: socket.socket) -> dict[str, A
         }
         for name, backend in loaded.backends.items()
     }
+    trusted = (
+        {
+            "documents": len(loaded.trusted_documents or {}),
+            "enforce": settings.trusted_documents.enforce,
+        }
+        if settings.trusted_documents is not None
+        else None
+    )
     return {
         "version": __version__,
         "address": f"{listening_url(sock)}/graphql",
@@ -56,6 +64,8 @@ def describe_serving(loaded: LoadedSettings, sock: socket.socket) -> dict[str, A
         "introspection": gateway.introspection,
         "graphiql": gateway.graphiql_enabled,
         "persisted_queries": gateway.persisted_queries,
+        "cors": list(settings.cors.allow_origins),  # none: no other origin gets access
+        "trusted_documents": trusted,
         "admin_keys": len(gateway.admin_keys),
     }
 
@@ -84,6 +94,15 @@ def render_banner(description: dict[str, Any], *, json_format: bool) -> str:
                 f"{name.replace('_', ' ')}: {'on' if description[name] else 'off'}"
                 for name in switches
             ),
+            f"  cors:      {', '.join(description['cors']) or 'off'}",
+            f"  trusted documents: {_trusted(description['trusted_documents'])}",
             f"  admin keys: {description['admin_keys']}",
         ]
     )
+
+
+def _trusted(trusted: dict[str, Any] | None) -> str:
+    if trusted is None:
+        return "off"
+    how = "enforced" if trusted["enforce"] else "not enforced (others logged)"
+    return f"{trusted['documents']} documents, {how}"

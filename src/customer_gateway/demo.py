@@ -31,9 +31,18 @@ from customer_gateway.sandbox.open_loyalty import (
 from customer_gateway.sandbox.open_loyalty import DEMO_CUSTOMERS as LOYALTY_CUSTOMERS
 from customer_gateway.settings import parse_settings
 
-__all__ = ["DEMO_ADMIN_KEY", "Demo", "build_demo", "sandbox_config", "walkthrough_document"]
+__all__ = [
+    "DEMO_ADMIN_KEY",
+    "DEMO_ORIGINS",
+    "Demo",
+    "build_demo",
+    "sandbox_config",
+    "walkthrough_document",
+]
 
 DEMO_ADMIN_KEY = "demo-admin-key-not-for-production"
+# Frontend dev servers on this machine (any port) may call the demo from their own origin.
+DEMO_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*")
 
 
 def walkthrough_document() -> str:
@@ -60,6 +69,7 @@ class Demo:
                 f'    backend "kibo"     {shopper.email} / {shopper.password}',
                 f'    backend "loyalty"  {loyal.email} / {loyal.password}',
                 f"  admin key:  X-Api-Key: {DEMO_ADMIN_KEY}",
+                f"  CORS:       pages on {', '.join(DEMO_ORIGINS)} may call it",
                 "  one-time codes:",
                 f"    Menu:                      {url}/sandbox/menu/_sandbox/outbox",
                 f"    Open Loyalty (SMS):        {url}/sandbox/loyalty/_sandbox/outbox",
@@ -78,7 +88,7 @@ admin_keys = [{json.dumps(DEMO_ADMIN_KEY)}]
 introspection = true
 log_json = false
 {assets}
-{_sandbox_backends(base_url, phone_brand=False)}"""
+{_development_sections(base_url, phone_brand=False)}"""
 
 
 def sandbox_config(base_url: str) -> str:
@@ -89,11 +99,12 @@ def sandbox_config(base_url: str) -> str:
 admin_keys = [{json.dumps(DEMO_ADMIN_KEY)}]  # X-Api-Key for admin operations
 introspection = true  # and GraphiQL at /graphql, for development
 log_json = false
-{_sandbox_backends(base_url, phone_brand=True)}"""
+{_development_sections(base_url, phone_brand=True)}"""
 
 
-def _sandbox_backends(base_url: str, *, phone_brand: bool) -> str:
-    """The `[otp]` and `[backends.*]` sections for sandboxes mounted under `base_url`."""
+def _development_sections(base_url: str, *, phone_brand: bool) -> str:
+    """`[cors]` for dev servers on this machine, `[otp]`, and `[backends.*]` for the sandboxes
+    mounted under `base_url`."""
     phone = f"""
 [backends.menu-phone]  # a Menu brand whose customers sign in with their phone number
 kind = "menu"
@@ -103,6 +114,9 @@ auth_type = "phone"
 loyalty = "loyalty"
 """
     return f"""
+[cors]
+allow_origins = {json.dumps(list(DEMO_ORIGINS))}  # dev servers on this machine, any port
+
 [otp]
 notifier = "outbox"  # codes the gateway sends itself stay in its memory
 

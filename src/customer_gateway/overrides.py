@@ -17,7 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["ENV_PREFIX", "Override", "decode", "environment_overrides", "flag_overrides", "place"]
+__all__ = [
+    "ENV_PREFIX",
+    "Override",
+    "decode",
+    "environment_overrides",
+    "flag_overrides",
+    "place",
+    "section_model",
+]
 
 ENV_PREFIX = "CUSTOMER_GATEWAY_"
 
@@ -53,7 +61,7 @@ def environment_overrides(
                 found.append(Override(variable, key, value))
         elif len(key) != 2 or not key[1]:
             refuse(f"{variable}: name one key: {ENV_PREFIX}{key[0].upper()}__<KEY>")
-        elif key[1] not in typing.cast(type[BaseModel], section.annotation).model_fields:
+        elif key[1] not in section_model(section.annotation).model_fields:
             refuse(f"{variable}: {'.'.join(key)}: unknown key")
         else:
             found.append(Override(variable, key, value))
@@ -86,8 +94,7 @@ def place(
         target = inner
     value = override.value
     if tables[0] != "backends":  # backend keys are decoded once their kind is known
-        section = typing.cast(type[BaseModel], settings.model_fields[tables[0]].annotation)
-        value = decode(section, name, value)
+        value = decode(section_model(settings.model_fields[tables[0]].annotation), name, value)
     target[name] = value
 
 
@@ -101,6 +108,14 @@ def decode(model: type[BaseModel], name: str, value: Any) -> Any:
         return json.loads(value)
     except json.JSONDecodeError:
         return value  # validation then says what the key expects
+
+
+def section_model(annotation: Any) -> type[BaseModel]:
+    """The model of a section, also of an optional one (`TrustedDocumentsSection | None`)."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    raise TypeError(f"{annotation!r} is not a settings section")
 
 
 def _is_collection(annotation: Any) -> bool:

@@ -21,23 +21,28 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 
+from customer_gateway.api.trusted_documents import read_manifest
 from customer_gateway.connectors.protocol import ConnectorFactory
 from customer_gateway.connectors.registry import load_connector_kinds
 from customer_gateway.overrides import decode, environment_overrides, flag_overrides, place
 
 __all__ = [
     "ConfigError",
+    "CorsSection",
     "GatewaySection",
     "GatewaySettings",
     "LoadedSettings",
     "OtpSection",
     "StoreSection",
+    "TrustedDocumentsSection",
     "load_settings",
     "parse_settings",
 ]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5}|:\*)?")
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
 class ConfigError(Exception):
@@ -82,7 +87,8 @@ class GatewaySection(BaseModel):
 
 
 class LimitsSection(BaseModel):
-    """Request rate limits; `trusted_proxies` are the only peers whose X-Forwarded-For counts."""
+    """Request rate limits and work bounds; `trusted_proxies` are the only peers whose
+    X-Forwarded-For counts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -90,6 +96,8 @@ class LimitsSection(BaseModel):
     requests_per_token: int = Field(300, ge=1)
     window_s: float = Field(60.0, gt=0)
     trusted_proxies: list[str] = Field(default_factory=list)
+    max_document_bytes: int = Field(65536, ge=1024, le=2_000_000)
+    max_representations: int = Field(100, ge=1, le=10_000)
 
     @pydantic.field_validator("trusted_proxies")
     @classmethod
@@ -146,6 +154,48 @@ class OtpSection(BaseModel):
         return self
 
 
+class CorsSection(BaseModel):
+    """Which browser origins may call the gateway; none unless listed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow_origins: list[str] = Field(default_factory=list)
+    allow_credentials: bool = False
+    max_age_s: int = Field(600, ge=0, le=86400)
+
+    @pydantic.field_validator("allow_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        """Written as browsers send `Origin` (lower case, no default port), or it never matches."""
+        normalised = []
+        for origin in origins:
+            match = _ORIGIN.fullmatch(origin.lower())
+            if origin != "*" and match is None:
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host or scheme://host:port "
+                    "(port may be *), without a path or a trailing slash"
+                )
+            if match is not None and match.group(3) == _DEFAULT_PORTS[match.group(1)]:
+                origin = origin[: -len(match.group(3))]
+            normalised.append(origin.lower())
+        return normalised
+
+    @pydantic.model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> CorsSection:
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError('allow_credentials = true needs exact origins, not "*"')
+        return self
+
+
+class TrustedDocumentsSection(BaseModel):
+    """The operations the gateway's clients ship; with `enforce`, the only ones that run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    manifest: Path  # relative to the config file's folder
+    enforce: bool = True
+
+
 class GatewaySettings(BaseModel):
     """The whole file; `backends` is validated per connector kind by `parse_settings`."""
 
@@ -156,6 +206,8 @@ class GatewaySettings(BaseModel):
     store: StoreSection = StoreSection()
     otp: OtpSection = OtpSection()
     telemetry: TelemetrySection = TelemetrySection()
+    cors: CorsSection = CorsSection()
+    trusted_documents: TrustedDocumentsSection | None = None
     backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
@@ -166,6 +218,7 @@ class LoadedSettings:
     settings: GatewaySettings
     backends: dict[str, BaseModel]
     kinds: Mapping[str, ConnectorFactory] = field(repr=False)
+    trusted_documents: Mapping[str, str] | None = field(default=None, repr=False)
 
     @property
     def admin_keys(self) -> list[str]:
@@ -185,7 +238,7 @@ def load_settings(
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{file}: cannot read the file ({exc.strerror})"]) from None
-    return parse_settings(text, source=str(file), env=env, flags=flags)
+    return parse_settings(text, source=str(file), env=env, base_dir=file.parent, flags=flags)
 
 
 def parse_settings(
@@ -194,6 +247,7 @@ def parse_settings(
     source: str = "<config>",
     env: Mapping[str, str] | None = None,
     kinds: Mapping[str, ConnectorFactory] | None = None,
+    base_dir: Path | None = None,
     flags: Mapping[str, Any] | None = None,
 ) -> LoadedSettings:
     environ = os.environ if env is None else env
@@ -255,9 +309,17 @@ def parse_settings(
             f"memory:// is one process's memory; {workers} workers need a shared store"
             " (redis://host:port/db)",
         )
+    trusted = settings.trusted_documents
+    documents = None
+    if trusted is not None:
+        documents, manifest_problems = read_manifest((base_dir or Path()) / trusted.manifest)
+        for problem in manifest_problems:
+            report(("trusted_documents", "manifest"), problem)
     if problems:
         raise ConfigError(problems)
-    return LoadedSettings(settings=settings, backends=backends, kinds=known)
+    return LoadedSettings(
+        settings=settings, backends=backends, kinds=known, trusted_documents=documents
+    )
 
 
 def _interpolate(

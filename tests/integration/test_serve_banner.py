@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -24,7 +25,16 @@ def test_json_banner_names_address_backends_store_and_switches(
     sandboxes: Sandboxes, tmp_path: Path
 ) -> None:
     base = sandboxes.url("menu").replace("http://", f"http://ops:{SECRET}@")
-    config = CONFIG.format(gateway="graphiql = true") + menu_backend("menu", base)
+    manifest = tmp_path / "trusted.json"
+    manifest.write_text(
+        json.dumps({hashlib.sha256(b"{ __typename }").hexdigest(): "{ __typename }"})
+    )
+    config = (
+        CONFIG.format(gateway="graphiql = true")
+        + '[cors]\nallow_origins = ["https://shop.example.com"]\n'
+        + f'[trusted_documents]\nmanifest = "{manifest}"\n'
+        + menu_backend("menu", base)
+    )
     with serve_process(config, tmp_path) as (url, _):
         first = (tmp_path / "serve.stdout").read_text().splitlines()[0]
     banner = json.loads(first)
@@ -38,6 +48,8 @@ def test_json_banner_names_address_backends_store_and_switches(
         True,
         True,
     )
+    assert banner["cors"] == ["https://shop.example.com"]
+    assert banner["trusted_documents"] == {"documents": 1, "enforce": True}
     printed = (tmp_path / "serve.stdout").read_text() + (tmp_path / "serve.stderr").read_text()
     assert SECRET not in printed
 
@@ -46,11 +58,13 @@ def test_text_banner_when_logs_are_text(sandboxes: Sandboxes, tmp_path: Path) ->
     config = CONFIG.format(gateway="log_json = false") + menu_backend("menu", sandboxes.url("menu"))
     with serve_process(config, tmp_path) as (url, _):
         text = (tmp_path / "serve.stdout").read_text()
-    assert text.splitlines()[:5] == [
+    assert text.splitlines()[:7] == [
         f"customer-gateway 0.1.0 serving {url}/graphql",
         f"  backends:  menu (menu) {sandboxes.url('menu')}",
         "  store:     redis://127.0.0.1:6390/2",
         "  introspection: off   graphiql: off   persisted queries: on",
+        "  cors:      off",
+        "  trusted documents: off",
         "  admin keys: 1",
     ]
     assert SECRET not in text

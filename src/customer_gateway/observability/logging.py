@@ -85,12 +85,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    """Control characters escaped: a value carrying a line break cannot forge a log line."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
 class TextFormatter(logging.Formatter):
     """`LEVEL logger: message key=value ...` for people reading a terminal (the demo)."""
 
     def format(self, record: logging.LogRecord) -> str:
         fields = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        return f"{record.levelname} {record.name}: {record.getMessage()} {fields}".rstrip()
+        line = f"{record.levelname} {record.name}: {record.getMessage()} {fields}".rstrip()
+        return _one_line(line)
 
 
 def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
