@@ -194,3 +194,18 @@ def test_unreadable_file() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings("/nonexistent/gateway.toml")
     assert caught.value.problems[0].startswith("/nonexistent/gateway.toml: cannot read")
+
+
+def test_overrides_reach_an_optional_section(tmp_path: Path) -> None:
+    manifest = tmp_path / "trusted.json"
+    manifest.write_text("{}")
+    text = GOOD + f'\n[trusted_documents]\nmanifest = "{manifest}"\n'
+    env = {**ENV, "CUSTOMER_GATEWAY_TRUSTED_DOCUMENTS__ENFORCE": "false"}
+    trusted = parse_settings(text, env=env).settings.trusted_documents
+    assert trusted is not None and trusted.enforce is False
+    wrong = {**ENV, "CUSTOMER_GATEWAY_TRUSTED_DOCUMENTS__ENFORCED": "false"}
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, env=wrong)
+    assert caught.value.problems == [
+        "CUSTOMER_GATEWAY_TRUSTED_DOCUMENTS__ENFORCED: trusted_documents.enforced: unknown key"
+    ]
