@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -198,7 +200,8 @@ def test_unreadable_file() -> None:
 
 def test_overrides_reach_an_optional_section(tmp_path: Path) -> None:
     manifest = tmp_path / "trusted.json"
-    manifest.write_text("{}")
+    document = "{ __typename }"
+    manifest.write_text(json.dumps({hashlib.sha256(document.encode()).hexdigest(): document}))
     text = GOOD + f'\n[trusted_documents]\nmanifest = "{manifest}"\n'
     env = {**ENV, "CUSTOMER_GATEWAY_TRUSTED_DOCUMENTS__ENFORCE": "false"}
     trusted = parse_settings(text, env=env).settings.trusted_documents
