@@ -41,6 +41,7 @@ from customer_gateway.domain import (
     InvalidCredentialsError,
     InvalidInputError,
     InvalidTokenError,
+    UnsupportedError,
     ValidationError,
 )
 
@@ -289,6 +290,26 @@ class KiboConnector(UnsupportedOperations):
             }
             response = await self._call("GET", ACCOUNTS.path(), params=params)
             found.update({c.native_id: c for c in self._page(response, 0).customers})
+        return found
+
+    async def find_by_credentials(
+        self, kind: ChangeKind, values: Sequence[str]
+    ) -> dict[str, Customer]:
+        """Accounts by exact email (service scope): Kibo filters accounts by email address, not
+        by phone number, so a phone lookup is UNSUPPORTED."""
+        if kind is not ChangeKind.EMAIL:
+            raise UnsupportedError(backend=self.name)
+        found: dict[str, Customer] = {}
+        for value in dict.fromkeys(values):
+            expression = mapping.filter_expression(CustomerFilter(email=value))
+            params = {"startIndex": 0, "pageSize": 2, "filter": expression}
+            response = await self._call("GET", ACCOUNTS.path(), params=params)
+            wanted = value.casefold()
+            matches = [
+                c for c in self._page(response, 0).customers if (c.email or "").casefold() == wanted
+            ]
+            if len(matches) == 1:
+                found[value] = matches[0]
         return found
 
     async def set_active(self, native_id: str, active: bool) -> Customer:
