@@ -27,8 +27,8 @@ from strawberry.types.graphql import OperationType
 from customer_gateway.api.context import GatewayContext, Services
 from customer_gateway.api.loaders import Loaders
 from customer_gateway.api.persisted import PersistedQueryError, resolve_persisted_query
-from customer_gateway.otp.store import Store
 from customer_gateway.services import Caller, admin_key_matches
+from customer_gateway.store import Documents
 
 __all__ = ["GRAPHQL_RESPONSE_JSON", "GatewayGraphQL"]
 
@@ -81,7 +81,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         services: Services,
         *,
         graphiql: bool,
-        persisted_queries: Store | None = None,
+        persisted_queries: Documents | None = None,
         default_document: str | None = None,
         asset_prefix: str | None = None,
     ) -> None:
