@@ -92,7 +92,11 @@ class LastResortMiddleware:
         except Exception as error:
             errors_logger.error(
                 "request failed outside GraphQL execution",
-                extra={"error": type(error).__name__, "path": scope.get("path")},
+                extra={
+                    "error": type(error).__name__,
+                    "path": scope.get("path"),
+                    "request_id": current_request_id(),
+                },
             )
             if not started:  # once a response has begun, closing it is all that is left
                 await _answer(send, error)
