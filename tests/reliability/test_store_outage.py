@@ -3,6 +3,7 @@ frozen (SIGSTOP) and restarted while requests flow, and only what needs it fails
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -358,3 +359,44 @@ def test_a_restart_while_requests_flow(
         assert_well_formed(answer)
         assert answer.seconds < ANSWER_BOUND_S
     assert_all_worked(after)
+
+
+# --- what degrades, and how ---------------------------------------------------------------------
+
+
+def test_while_the_store_is_out_rate_limits_count_in_the_process(
+    make_live_gateway: LiveGatewayFactory, sandboxes: Sandboxes, redis_process: RedisProcess
+) -> None:
+    gateway = make_live_gateway(
+        menu_backend("menu", sandboxes.url("menu")),
+        extra=CONFIG.format(url=redis_process.url, timeout=STORE_TIMEOUT_S).replace(
+            "requests_per_address = 100000", "requests_per_address = 5"
+        ),
+    )
+    redis_process.kill()
+    statuses = [
+        gateway.client.post("/graphql", json={"query": "{ backends { name } }"}).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [200] * 5 + [429]
+
+
+def test_while_the_store_is_out_persisted_queries_miss(
+    make_live_gateway: LiveGatewayFactory, sandboxes: Sandboxes, redis_process: RedisProcess
+) -> None:
+    gateway = make_live_gateway(
+        menu_backend("menu", sandboxes.url("menu")),
+        extra=CONFIG.format(url=redis_process.url, timeout=STORE_TIMEOUT_S),
+    )
+    query = "{ backends { name } }"
+    extensions = {
+        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}
+    }
+    registered = gateway.client.post("/graphql", json={"query": query, "extensions": extensions})
+    assert registered.json() == {"data": {"backends": [{"name": "menu"}]}}
+    redis_process.kill()
+    missed = gateway.client.post("/graphql", json={"extensions": extensions})
+    assert missed.status_code == 200
+    assert missed.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    resent = gateway.client.post("/graphql", json={"query": query, "extensions": extensions})
+    assert resent.json() == {"data": {"backends": [{"name": "menu"}]}}  # the APQ handshake
