@@ -2,7 +2,7 @@
 
 Before anything checks a code (the store's HMAC compare for gateway-run flows, the vendor's
 verify endpoint for Menu's and Open Loyalty's own), a confirm reserves two slots atomically in
-the store: one of the change's `max_attempts` and one of the customer's daily wrong codes. A
+the store: one of the change's `max_attempts`, then one of the customer's daily wrong codes. A
 wrong code keeps both; any other outcome gives both back. So N concurrent guesses make at most
 `max_attempts` checks, and a slow vendor cannot be raced past its limit. A confirm that finds
 every attempt taken by confirms still being checked is told to come back (CHANGE_IN_PROGRESS);
@@ -59,27 +59,17 @@ class CodeAttempts:
         self._clock = clock
 
     async def reserve(self, ref: CustomerRef, key: str, change: PendingChange) -> Attempt:
-        """RATE_LIMITED past the daily ceiling; when the change has no attempt left,
-        OTP_ATTEMPTS_EXCEEDED if they are spent, else CHANGE_IN_PROGRESS."""
+        """When the change has no attempt left: OTP_ATTEMPTS_EXCEEDED if they are spent, else
+        CHANGE_IN_PROGRESS; then RATE_LIMITED past the daily ceiling. The change's own slot is
+        taken first, so concurrent confirms of one change hold at most `max_attempts` of the
+        customer's daily slots, never the whole day's."""
         now = self._clock()
-        daily = keys.otp_failures(ref.backend, ref.native_id)
-        taken, _, left = await self._counters.reserve(
-            daily, self.failures_per_customer, self.failure_window_s, now
-        )
-        if not taken:
-            raise RateLimitedError(left)
         own = keys.otp_attempts(key, change.id)
         wrong_codes = keys.otp_wrong_codes(key, change.id)
         lifetime = max(1.0, change.expires_at + EXPIRED_RETENTION_S - now)
-        try:
-            taken, _, _ = await self._counters.reserve(own, self.max_attempts, lifetime, now)
-            if not taken:
-                spent, _ = await self._counters.count(wrong_codes, now)
-        except BaseException:
-            await self.refund(Attempt((daily,)))
-            raise
+        taken, _, _ = await self._counters.reserve(own, self.max_attempts, lifetime, now)
         if not taken:
-            await self.refund(Attempt((daily,)))
+            spent, _ = await self._counters.count(wrong_codes, now)
             if spent >= self.max_attempts:
                 raise OtpError("OTP_ATTEMPTS_EXCEEDED", backend=ref.backend)
             raise OtpError(
@@ -88,7 +78,18 @@ class CodeAttempts:
                 backend=ref.backend,
                 retry_after=CHECK_RETRY_AFTER_S,
             )
-        return Attempt((daily, own), wrong_codes, lifetime)
+        daily = keys.otp_failures(ref.backend, ref.native_id)
+        try:
+            taken, _, left = await self._counters.reserve(
+                daily, self.failures_per_customer, self.failure_window_s, now
+            )
+        except BaseException:
+            await self.refund(Attempt((own,)))
+            raise
+        if not taken:
+            await self.refund(Attempt((own,)))
+            raise RateLimitedError(left)
+        return Attempt((own, daily), wrong_codes, lifetime)
 
     async def refund(self, attempt: Attempt) -> None:
         """The code was right, or never checked: it costs no attempt. If the store is out the
