@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import resource
 import time
 
@@ -94,15 +95,48 @@ def test_p17_retries_stay_within_the_budget(
     make_gateway: GatewayFactory, sandboxes: Sandboxes
 ) -> None:
     gateway = make_gateway(
-        menu_backend("menu", sandboxes.url("menu"), extra="circuit_failures = 100000")
+        menu_backend(
+            "menu", sandboxes.url("menu"), extra="circuit_failures = 100000\nretry_floor_per_s = 2"
+        )
     )
     sandboxes.menu.faults.add("status", "/customers/me", status=503, times=10_000)
+    started = time.monotonic()
     for _ in range(200):
         assert error_codes(gql(gateway, '{ me(backend: "menu") { email } }', token="t")) == [
             "BACKEND_UNAVAILABLE"
         ]
+    windows = 1 + int((time.monotonic() - started) / 10)  # the budget's window is 10 s
     calls = sandboxes.menu.journal.count("GET", "/customers/me")
-    assert 200 <= calls <= 220  # (d) at most 10 % on top
+    # (d) at most 10 % on top, plus the floor of 2 retries a second for each window.
+    assert 200 <= calls <= 200 * 1.1 + 2 * 10 * windows
+
+
+def test_p17_low_traffic_still_retries_transient_failures(
+    make_gateway: GatewayFactory, sandboxes: Sandboxes
+) -> None:
+    """A freshly started gateway, one read at a time, each meeting two transient 503s: every
+    one succeeds on its third attempt (the budget's floor, not the traffic, pays for it)."""
+    gateway = make_gateway(kibo_backend("kibo", sandboxes.url("kibo")))
+    kibo = sandboxes.kibo
+    signed = gql(
+        gateway,
+        'mutation { signIn(backend: "kibo", username: "ada.lovelace@example.com", password: "kibo-demo-pass") { token { accessToken } } }',
+    )["data"]["signIn"]
+    token = signed["token"]["accessToken"]
+    before = budget_exhausted(gateway, "kibo")
+    for _ in range(6):
+        kibo.journal.clear()
+        kibo.faults.add("status", "accounts/current", status=503, times=2)
+        body = gql(gateway, '{ me(backend: "kibo") { email } }', token=token)
+        assert body["data"] == {"me": {"email": "ada.lovelace@example.com"}}, body
+        assert kibo.journal.count("GET", "accounts/current") == 3
+    assert budget_exhausted(gateway, "kibo") == before
+
+
+def budget_exhausted(gateway: TestClient, backend: str) -> float:
+    name = f'customer_gateway_retry_budget_exhausted_total{{backend="{backend}"}}'
+    found = re.search(re.escape(name) + r" (\S+)", gateway.get("/metrics").text)
+    return float(found.group(1)) if found else 0.0
 
 
 # --- P18 circuit breaker --------------------------------------------------------------------
