@@ -164,9 +164,7 @@ def test_open_loyalty_confirm_change_sees_at_most_five_of_a_hundred_concurrent_g
     assert loyalty.journal.count("POST", "confirm-change") <= 5
     assert_at_most_five_were_checked(codes)
     late = gql(gateway.client, CONFIRM_PHONE, {"id": cid, "c": code}, token=token)
-    assert late["data"]["confirmPhoneNumberChange"]["userErrors"] == [
-        {"code": "NO_PENDING_CHANGE"}
-    ]
+    assert late["data"]["confirmPhoneNumberChange"]["userErrors"] == [{"code": "NO_PENDING_CHANGE"}]
 
 
 def test_the_gateway_run_flow_checks_at_most_five_of_a_hundred_concurrent_guesses(

@@ -89,7 +89,7 @@ class CircuitBreaker:
 
 class RetryBudget:
     """Requests and retries counted in `slices` time slices over the last `ttl_s`; a retry may
-    be taken while retries so far < floor × ttl + ratio × requests (all within the window)."""
+    be taken while retries so far < floor * ttl + ratio * requests (all within the window)."""
 
     def __init__(
         self,
