@@ -8,7 +8,7 @@ token from `admin/login_check`, cached and renewed before it expires.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -52,6 +52,7 @@ __all__ = ["OpenLoyaltyConnector", "OpenLoyaltySettings"]
 T = TypeVar("T")
 
 _LEVELS_TTL_S = 60.0
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _LOOKUP_CONCURRENCY = 25  # per batch: a page of customers, not the whole process
 
 
@@ -135,10 +136,38 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         expires = token.expires_at.timestamp() if token.expires_at else self._clock() + 300
         return IssuedToken(token.access_token, expires)
 
-    async def _headers(self, credentials: Credentials) -> dict[str, str]:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        credentials: Credentials,
+        *,
+        headers: Mapping[str, str] | None = None,
+        accept: tuple[int, ...] = (),
+        **options: Any,
+    ) -> UpstreamResponse:
+        """A call with the customer's token, or with the admin token, which a 401 renews (one
+        login at a time) before the call is repeated once."""
         if isinstance(credentials, CustomerCredentials):
-            return {"Authorization": f"Bearer {credentials.access_token}"}
-        return {"Authorization": f"Bearer {await self.admin_token.get()}"}
+            bearer = {"Authorization": f"Bearer {credentials.access_token}"}
+            return await self.transport.request(
+                method, path, headers={**bearer, **(headers or {})}, accept=accept, **options
+            )
+
+        async def send(admin_token: str) -> UpstreamResponse:
+            bearer = {"Authorization": f"Bearer {admin_token}"}
+            return await self.transport.request(
+                method,
+                path,
+                headers={**bearer, **(headers or {})},
+                accept=(401, *accept),
+                **options,
+            )
+
+        response = await self.admin_token.call(send, refused=lambda r: r.status == 401)
+        if response.status != 401 or 401 in accept:
+            return response
+        raise AuthenticationError(backend=self.name)
 
     async def sign_in(self, username: str, password: str) -> AuthResult:
         response = await self.transport.request(
@@ -181,11 +210,8 @@ class OpenLoyaltyConnector(UnsupportedOperations):
             raise AuthenticationError(backend=self.name) from None
 
     async def get_customer(self, native_id: str, credentials: Credentials) -> Customer:
-        response = await self.transport.request(
-            "GET",
-            f"{self.store}/customer/{native_id}",
-            headers=await self._headers(credentials),
-            idempotent=True,
+        response = await self._request(
+            "GET", f"{self.store}/customer/{native_id}", credentials, idempotent=True
         )
         return self._customer(response)
 
@@ -206,11 +232,8 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def confirm_change(
         self, native_id: str, kind: ChangeKind, code: str, credentials: Credentials
     ) -> Customer:
-        response = await self.transport.request(
-            "POST",
-            f"{self.store}/customer/confirm-change/{code}",
-            headers=await self._headers(credentials),
-            accept=(400, 404),
+        response = await self._request(
+            "POST", f"{self.store}/customer/confirm-change/{code}", credentials, accept=(400, 404)
         )
         if response.status not in (200, 204):
             raise OtpError("OTP_INVALID", backend=self.name)
@@ -219,12 +242,11 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def _put_form(
         self, native_id: str, values: dict[str, Any], credentials: Credentials
     ) -> None:
-        headers = await self._headers(credentials)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-        response = await self.transport.request(
+        response = await self._request(
             "PUT",
             f"{self.store}/customer/{native_id}",
-            headers=headers,
+            credentials,
+            headers=_FORM,
             data=dict(mapping.form_fields(values)),
             accept=(400,),
         )
@@ -279,10 +301,10 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         """The customer-scope status, read with the customer's own token: it needs neither the
         profile nor the admin token, so `me` starts it alongside the profile read."""
         customer_id = self._token_customer(access_token)
-        response = await self.transport.request(
+        response = await self._request(
             "GET",
             f"{self.store}/customer/customer/{customer_id}/status",
-            headers=await self._headers(CustomerCredentials(access_token)),
+            CustomerCredentials(access_token),
             idempotent=True,
         )
         return await self._status(response)
@@ -313,20 +335,17 @@ class OpenLoyaltyConnector(UnsupportedOperations):
 
     async def set_active(self, native_id: str, active: bool) -> Customer:
         action = "activate" if active else "deactivate"
-        await self.transport.request(
-            "POST",
-            f"{self.store}/admin/customer/{native_id}/{action}",
-            headers=await self._headers(ServiceCredentials()),
+        await self._request(
+            "POST", f"{self.store}/admin/customer/{native_id}/{action}", ServiceCredentials()
         )
         return await self.get_customer(native_id, ServiceCredentials())
 
     async def assign_level(self, native_id: str, level_id: str) -> Customer:
-        headers = await self._headers(ServiceCredentials())
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-        await self.transport.request(
+        await self._request(
             "POST",
             f"{self.store}/customer/{native_id}/level",
-            headers=headers,
+            ServiceCredentials(),
+            headers=_FORM,
             data={"levelId": level_id},
         )
         return await self.get_customer(native_id, ServiceCredentials())
@@ -334,12 +353,8 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     # --- helpers -----------------------------------------------------------------------
 
     async def _admin_get(self, path: str, params: dict[str, str] | None = None) -> UpstreamResponse:
-        return await self.transport.request(
-            "GET",
-            path,
-            headers=await self._headers(ServiceCredentials()),
-            params=params,
-            idempotent=True,
+        return await self._request(
+            "GET", path, ServiceCredentials(), params=params, idempotent=True
         )
 
     def _customer(self, response: UpstreamResponse) -> Customer:
