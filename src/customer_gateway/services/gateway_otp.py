@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime
 
 from customer_gateway.connectors.protocol import Connector, Credentials
@@ -153,12 +154,16 @@ class GatewayOtpFlow:
             raise OtpError("NO_PENDING_CHANGE", backend=ref.backend)
         if claim.outcome is ClaimOutcome.EXPIRED:
             raise OtpError("OTP_EXPIRED", backend=ref.backend)
+        fresh = partial(connector.get_customer, ref.native_id, credentials)  # not the cached `me`
         if claim.outcome is ClaimOutcome.DONE:
-            return await read()  # applied already: the same code gets the same answer
+            return await fresh()  # applied already: the same code gets the same answer
         if claim.outcome is ClaimOutcome.BUSY:
-            return await self._meet_write_in_flight(key, kind, change, now, read)
+            return await self._meet_write_in_flight(key, kind, change, now, fresh)
         deadline = now + lease_s
-        return await self._apply(ref, kind, key, change, connector, credentials, read, deadline)
+        # Reconciling an earlier write needs the backend as it is now, not as it was when this
+        # request began; otherwise the request's own read of the customer will do.
+        before = fresh if change.in_flight else read
+        return await self._apply(ref, kind, key, change, connector, credentials, before, deadline)
 
     async def _meet_write_in_flight(
         self,
