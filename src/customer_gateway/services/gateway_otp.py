@@ -14,8 +14,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 
 from customer_gateway.connectors.protocol import Connector, Credentials
 from customer_gateway.domain import (
