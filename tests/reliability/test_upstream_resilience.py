@@ -6,6 +6,7 @@ import asyncio
 import re
 import resource
 import time
+import tracemalloc
 
 import httpx
 import pytest
@@ -173,6 +174,43 @@ def test_p18_the_breaker_opens_probes_once_and_closes(
     assert gql(gateway, "{ backends { healthy } }")["data"]["backends"] == [{"healthy": True}]
 
 
+def test_p18_a_half_open_breaker_lets_one_probe_through_however_many_wait(
+    make_live_gateway: LiveGatewayFactory, sandboxes: Sandboxes
+) -> None:
+    gateway = make_live_gateway(
+        menu_backend(
+            "menu",
+            sandboxes.url("menu"),
+            extra="max_attempts = 1\ncircuit_failures = 1\ncircuit_open_s = 0.3",
+        ),
+        extra="[limits]\nrequests_per_token = 100000\nrequests_per_address = 100000",
+    )
+    token = gql(gateway.client, SIGN_IN)["data"]["signIn"]["token"]["accessToken"]
+    menu = sandboxes.menu
+    menu.faults.add("status", "/customers/me", status=500)
+    gql(gateway.client, '{ me(backend: "menu") { email } }', token=token)  # opens the breaker
+    time.sleep(0.35)  # the open interval is over: the next call is the one probe
+    menu.faults.add("delay", "/customers/me", delay_s=2.0)  # a slow probe: the others wait
+    menu.journal.clear()
+
+    async def ten_at_once() -> list[list[str]]:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+
+            async def one() -> list[str]:
+                response = await client.post(
+                    "/graphql",
+                    json={"query": '{ me(backend: "menu") { email } }'},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                return error_codes(response.json())
+
+            return await asyncio.gather(*(one() for _ in range(10)))
+
+    codes = asyncio.run(ten_at_once())
+    assert menu.journal.count("GET", "/customers/me") == 1
+    assert sorted(codes) == [[]] + [["BACKEND_UNAVAILABLE"]] * 9
+
+
 # --- P19 bad answers ------------------------------------------------------------------------
 
 
@@ -187,6 +225,26 @@ def test_p19_unusable_answers_are_backend_errors(
     assert error_codes(body) == ["BACKEND_ERROR"]
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 40  # the 50 MiB body is cut off at the 10 MiB cap, not buffered
+
+
+def test_p19_the_httpx_engine_stops_reading_at_the_cap(
+    make_gateway: GatewayFactory, sandboxes: Sandboxes
+) -> None:
+    """A 50 MiB streamed answer: the engine stops at 10 MiB instead of buffering it all and
+    checking afterwards (memory measured while the request runs)."""
+    gateway = make_gateway(
+        menu_backend("menu", sandboxes.url("menu"), extra='http_engine = "httpx"')
+    )
+    token = menu_token(gateway)
+    sandboxes.menu.faults.add("huge", "/customers/me")
+    tracemalloc.start()
+    try:
+        body = gql(gateway, '{ me(backend: "menu") { email } }', token=token)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert error_codes(body) == ["BACKEND_ERROR"]
+    assert peak < 30 * 1024 * 1024, f"{peak / 2**20:.0f} MiB held"
 
 
 # --- P20 connection faults do not leak the pool -----------------------------------------------
