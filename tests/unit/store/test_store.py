@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
 
@@ -269,3 +270,24 @@ async def test_memory_documents_stay_within_their_budget_least_recently_used_fir
     await memory.put_document("d" * 64, "d" * 10)
     assert await memory.get_document("b" * 64) is None
     assert [await memory.get_document(n * 64) for n in "acd"] == ["a" * 10, "c" * 10, "d" * 10]
+
+
+async def test_memory_documents_are_bounded_in_bytes_and_evicted_ones_freed(
+    clock: ManualClock,
+) -> None:
+    """The budget is memory, not characters: a document with one emoji is stored at four
+    bytes a character. Thousands of distinct documents through a 1 MiB table leave about
+    1 MiB behind, so nothing holds on to what the table dropped."""
+    budget = 1 << 20
+    memory = MemoryStore(clock, documents_max_bytes=budget)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for i in range(4000):
+            document = f"query Q{i} {{ backends {{ name }} }} # 🚀 " + "x" * 1500
+            await memory.put_document(f"{i:064x}", document)
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 0 < len(memory._documents) < 4000  # the oldest were dropped
+    assert after - before < budget * 1.2, f"{(after - before) / 2**20:.1f} MiB held"
