@@ -146,26 +146,34 @@ def budget_exhausted(gateway: TestClient, backend: str) -> float:
 def test_p18_the_breaker_opens_probes_once_and_closes(
     make_gateway: GatewayFactory, sandboxes: Sandboxes
 ) -> None:
+    open_s = 2.0
     gateway = make_gateway(
-        menu_backend("menu", sandboxes.url("menu"), extra="max_attempts = 1\ncircuit_open_s = 0.5")
+        menu_backend(
+            "menu", sandboxes.url("menu"), extra=f"max_attempts = 1\ncircuit_open_s = {open_s}"
+        )
     )
     token = menu_token(gateway)
     menu = sandboxes.menu
     menu.faults.add("status", "/customers/me", status=500, times=5)
     for _ in range(5):
         gql(gateway, '{ me(backend: "menu") { email } }', token=token)
+    opened = time.monotonic()  # the breaker opened during the call that just returned
     menu.journal.clear()
-    for _ in range(50):
+    refused = 0
+    # Requests while it is surely still open (however slow the machine, a quarter of the
+    # interval is left over): none of them reaches the backend.
+    while refused < 50 and time.monotonic() < opened + open_s * 0.75:
         body = gql(gateway, '{ me(backend: "menu") { email } }', token=token)
         assert error_codes(body) == ["BACKEND_UNAVAILABLE"]
-    assert menu.journal.count() == 0  # open: no call reaches the backend
+        refused += 1
+    assert refused >= 5 and menu.journal.count() == 0  # open: no call reaches the backend
     assert gql(gateway, "{ backends { name healthy } }")["data"]["backends"] == [
         {"name": "menu", "healthy": False}
     ]
     assert gateway.get("/readyz").json()["backends"] == {"menu": "circuit open"}
     metrics = gateway.get("/metrics").text
     assert 'customer_gateway_circuit_state{backend="menu",state="open"} 1.0' in metrics
-    time.sleep(0.6)
+    time.sleep(max(0.0, opened + open_s + 0.1 - time.monotonic()))  # the interval is over
     assert (
         gql(gateway, '{ me(backend: "menu") { email } }', token=token)["data"]["me"]["email"]
         == "ada.lovelace@example.com"
