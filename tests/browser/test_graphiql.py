@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -13,31 +12,12 @@ from urllib.parse import quote
 import pytest
 
 from customer_gateway.demo import Demo, build_demo
+from support.browser import CHROMIUM_FLAGS, chromium
 from support.live import LiveServer, bind_free
 from support.node_tools import install
 
 SIGN_IN = 'mutation SignIn { signIn(backend: "menu", username: "ada.lovelace@example.com", password: "menu-demo-pass") { token { accessToken } customer { email firstName } } }'
 ME = 'query Me { me(backend: "menu") { email firstName lastName loyalty { points level { name } } } }'
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    if os.environ.get("CI"):
-        pytest.fail("Debian's chromium is required by the browser test (.ci/run installs it)")
-    pytest.skip("chromium is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -104,5 +84,55 @@ def test_sign_in_and_me_in_graphiql(demo: Demo, tmp_path: Path) -> None:
                 page.screenshot(path=target)
             assert (tmp_path / "graphiql.png").stat().st_size > 10_000
             assert [url for url in failed if url.startswith(demo.base_url)] == []
+        finally:
+            browser.close()
+
+
+def run_operation(page: object, name: str, expected: str) -> str:
+    """Press Run, choose `name` among the document's operations, and return the result text."""
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    page.locator(".graphiql-execute-button").click()
+    page.get_by_role("menuitem", name=name, exact=True).click()
+    result = page.locator(".result-window")
+    expect(result).to_contain_text(expected, timeout=15_000)
+    return str(result.inner_text())
+
+
+def set_headers(page: object, headers: dict[str, str]) -> None:
+    """Type the headers into GraphiQL's Headers tab, replacing what is there."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.get_by_role("button", name="Headers", exact=True).click()
+    page.locator(".graphiql-editor-tool .graphiql-editor:visible .CodeMirror").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(json.dumps(headers))
+
+
+def test_the_walkthrough_in_graphiql_operation_by_operation(demo: Demo) -> None:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{demo.base_url}/graphql")
+            assert "query Me" in page.locator(".graphiql-query-editor").inner_text(timeout=15_000)
+
+            signed = run_operation(page, "SignIn", '"accessToken"')
+            first = access_token(signed)
+            set_headers(page, {"Authorization": f"Bearer {first}"})
+            me = run_operation(page, "Me", '"pointsToNextLevel"')
+            assert '"email": "ada.lovelace@example.com"' in me and '"points": 1720' in me
+
+            refreshed = run_operation(page, "Refresh", '"accessToken"')
+            second = access_token(refreshed)
+            assert second != first
+            set_headers(page, {"Authorization": f"Bearer {second}"})
+            again = run_operation(page, "Me", '"pointsToNextLevel"')
+            assert '"email": "ada.lovelace@example.com"' in again
         finally:
             browser.close()

@@ -1,8 +1,12 @@
-// Compose subgraph SDLs with Apollo's own composition: stdin [{name, url, sdl}] -> stdout JSON.
-import { composeServices } from "@apollo/composition";
+// Compose subgraph SDLs: stdin [{name, url, sdl}] -> stdout JSON {errors, hints, supergraphSdl}.
+//   node compose.mjs          Apollo's own composition (@apollo/composition)
+//   node compose.mjs guild    The Guild's (@theguild/federation-composition), as Hive uses
 import { parse } from "graphql";
 import { readFileSync } from "node:fs";
 
+const library =
+  process.argv[2] === "guild" ? "@theguild/federation-composition" : "@apollo/composition";
+const { composeServices } = await import(library);
 const services = JSON.parse(readFileSync(0, "utf8")).map((s) => ({
   name: s.name,
   url: s.url,

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from customer_gateway.connectors.routes import Route as UpstreamRoute
 from customer_gateway.connectors.transport import Transport
 from customer_gateway.domain import (
     BackendProtocolError,
@@ -107,7 +108,11 @@ async def transport(server: LiveServer) -> AsyncIterator[Transport]:
 
 async def test_headers_query_and_body_reach_the_server(transport: Transport) -> None:
     response = await transport.request(
-        "PUT", "echo", headers={"Authorization": "Bearer t"}, params={"a": "1"}, json={"x": 1}
+        "PUT",
+        UpstreamRoute("echo").path(),
+        headers={"Authorization": "Bearer t"},
+        params={"a": "1"},
+        json={"x": 1},
     )
     assert response.status == 200 and response.json() == {"method": "PUT", "length": 7}
     headers = seen[0]["headers"]
@@ -120,30 +125,32 @@ async def test_headers_query_and_body_reach_the_server(transport: Transport) -> 
 
 
 async def test_cookies_set_by_one_answer_never_ride_along(transport: Transport) -> None:
-    await transport.request("GET", "echo")
-    await transport.request("GET", "echo")
+    await transport.request("GET", UpstreamRoute("echo").path())
+    await transport.request("GET", UpstreamRoute("echo").path())
     assert all("cookie" not in entry["headers"] for entry in seen)  # type: ignore[operator]
 
 
 async def test_gzip_answers_are_decoded(transport: Transport) -> None:
-    assert (await transport.request("GET", "zipped")).json() == {"zipped": True}
+    assert (await transport.request("GET", UpstreamRoute("zipped").path())).json() == {
+        "zipped": True
+    }
 
 
 @pytest.mark.parametrize("path", ["huge", "declared-huge"])
 async def test_answers_over_the_cap_are_refused(transport: Transport, path: str) -> None:
     with pytest.raises(BackendProtocolError):
-        await transport.request("GET", path)
+        await transport.request("GET", UpstreamRoute(path).path())
 
 
 async def test_redirects_are_not_followed(transport: Transport) -> None:
     with pytest.raises(BackendProtocolError):
-        await transport.request("GET", "redirect")
+        await transport.request("GET", UpstreamRoute("redirect").path())
     assert seen == []
 
 
 async def test_a_slow_write_times_out_with_an_unknown_outcome(transport: Transport) -> None:
     with pytest.raises(BackendTimeoutError) as caught:
-        await transport.request("POST", "slow")
+        await transport.request("POST", UpstreamRoute("slow").path())
     assert caught.value.outcome_unknown is True
 
 
@@ -151,7 +158,7 @@ async def test_a_dropped_connection_after_a_write_is_an_unknown_outcome(
     transport: Transport,
 ) -> None:
     with pytest.raises(BackendUnavailableError) as caught:
-        await transport.request("POST", "drop")
+        await transport.request("POST", UpstreamRoute("drop").path())
     assert caught.value.outcome_unknown is True
 
 
@@ -162,7 +169,7 @@ async def test_a_refused_connection_is_unavailable_with_a_known_outcome() -> Non
     t = Transport("shop", f"http://127.0.0.1:{port}", max_attempts=1)
     try:
         with pytest.raises(BackendUnavailableError) as caught:
-            await t.request("POST", "echo")
+            await t.request("POST", UpstreamRoute("echo").path())
         assert caught.value.outcome_unknown is False
     finally:
         await t.aclose()
@@ -207,7 +214,9 @@ async def test_a_backend_whose_certificate_nobody_vouches_for_is_refused(tmp_pat
         t = Transport("shop", live.url.replace("http://", "https://"), max_attempts=1)
         try:
             with pytest.raises(BackendUnavailableError) as caught:
-                await t.request("POST", "echo", json={"secret": "not for strangers"})
+                await t.request(
+                    "POST", UpstreamRoute("echo").path(), json={"secret": "not for strangers"}
+                )
         finally:
             await t.aclose()
     assert caught.value.outcome_unknown is False and seen == []

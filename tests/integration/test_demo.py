@@ -74,6 +74,22 @@ def test_banner_names_url_credentials_admin_key_and_outbox(demo: tuple[Demo, htt
         assert f"{d.base_url}{outbox}" in banner
 
 
+def test_local_frontends_may_call_the_demo_and_the_banner_says_so(
+    demo: tuple[Demo, httpx.Client],
+) -> None:
+    d, client = demo
+    assert "http://localhost:*" in d.banner() and "http://127.0.0.1:*" in d.banner()
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    for origin in ("http://localhost:5173", "http://127.0.0.1:3000", "http://[::1]:8080"):
+        answer = client.options("/graphql", headers={"Origin": origin, **preflight})
+        assert answer.headers.get("access-control-allow-origin") == origin
+    remote = client.options("/graphql", headers={"Origin": "https://example.com", **preflight})
+    assert "access-control-allow-origin" not in remote.headers
+
+
 def operation(name: str) -> str:
     document = walkthrough_document()
     match = re.search(rf"^(mutation|query) {name}\b.*?^}}$", document, re.S | re.M)

@@ -12,35 +12,19 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from conftest import GatewayFactory, Sandboxes, kibo_backend
 from customer_gateway.otp.notify import SIGNATURE_HEADER
 from support.graphql import error_codes, gql
 from support.live import LiveServer, free_port
+from support.webhook import Receiver
 
 SECRET = "webhook-signing-secret-0123456789"
 SIGN_IN = 'mutation { signIn(backend: "kibo", username: "ada.lovelace@example.com", password: "kibo-demo-pass") { token { accessToken } customer { id } } }'
 REQUEST = 'mutation($id: ID!) { requestEmailChange(id: $id, email: "ada@example.org") { pending userErrors { code } } }'
 CONFIRM = "mutation($id: ID!, $c: String!) { confirmEmailChange(id: $id, code: $c) { customer { email } userErrors { code } } }"
 PENDING = '{ me(backend: "kibo") { pendingEmailChange } }'
-
-
-class Receiver:
-    """An operator's notification service: records what the gateway POSTs."""
-
-    def __init__(self, status: int = 204) -> None:
-        self.status = status
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.app = Starlette(routes=[Route("/otp", self.receive, methods=["POST"])])
-
-    async def receive(self, request: Request) -> Response:
-        self.requests.append((dict(request.headers), await request.body()))
-        return Response(status_code=self.status)
 
 
 @pytest.fixture

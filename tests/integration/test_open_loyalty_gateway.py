@@ -150,6 +150,22 @@ def test_admin_list_filters_and_caps_first(
     assert loyalty.journal.count() == 0
 
 
+def test_first_is_nullable_with_its_default(linked_gateway: TestClient) -> None:
+    """`first: Int = 20` as the contract pins it: null, or a nullable variable, gets 20."""
+    query = 'query($n: Int) { customers(backend: "loyalty", first: $n) { edges { cursor } } }'
+    for variables in ({"n": None}, {}):
+        body = gql(linked_gateway, query, variables, admin_key=ADMIN_KEY)
+        assert "errors" not in body and len(body["data"]["customers"]["edges"]) == 12
+    literal = gql(
+        linked_gateway,
+        '{ customers(backend: "loyalty", first: null) { edges { cursor } } }',
+        admin_key=ADMIN_KEY,
+    )
+    assert len(literal["data"]["customers"]["edges"]) == 12
+    two = gql(linked_gateway, query, {"n": 2}, admin_key=ADMIN_KEY)
+    assert len(two["data"]["customers"]["edges"]) == 2
+
+
 @pytest.mark.parametrize("key", [None, "wrong-key-0123456789", ADMIN_KEY[:-1], ADMIN_KEY + "x"])
 def test_admin_operations_need_the_admin_key(
     linked_gateway: TestClient, loyalty: OpenLoyaltySandbox, key: str | None

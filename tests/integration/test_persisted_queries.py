@@ -80,12 +80,13 @@ def test_get_runs_a_registered_query_but_never_a_mutation(client: TestClient) ->
     assert refused.status_code in (400, 405) and "data" not in refused.json()
 
 
-def test_documents_over_the_size_limit_run_but_are_not_kept(client: TestClient) -> None:
+def test_documents_over_the_size_limit_are_refused_and_not_kept(client: TestClient) -> None:
     big = QUERY + " " * MAX_PERSISTED_BYTES
     digest = hashlib.sha256(big.encode()).hexdigest()
-    status, body = post(client, {"query": big, "extensions": persisted(digest)})
-    assert status == 200 and body["data"]["backends"][0]["name"] == "menu"
-    status, body = post(client, {"extensions": persisted(digest)})
+    _, body = post(client, {"query": big, "extensions": persisted(digest)})
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    _, body = post(client, {"extensions": persisted(digest)})
     assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
 
 

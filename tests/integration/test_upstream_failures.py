@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from conftest import ADMIN_KEY, GatewayFactory, Sandboxes, menu_backend
 from customer_gateway.app import build_app
 from customer_gateway.connectors.protocol import Capability, ChangeFlow, UnsupportedOperations
+from customer_gateway.connectors.routes import UUID
 from customer_gateway.domain import ChangeKind, Customer
 from customer_gateway.settings import parse_settings
 from support.graphql import error_codes, gql
@@ -85,6 +86,7 @@ class BrokenConnector(UnsupportedOperations):
     capabilities = frozenset({Capability.CURRENT_CUSTOMER})
     update_fields: frozenset[str] = frozenset()
     loyalty_backend = None
+    customer_id_shape = UUID
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -99,7 +101,9 @@ class BrokenConnector(UnsupportedOperations):
     async def current_customer(self, access_token: str) -> Customer:
         raise RuntimeError(f"bug with secret {access_token} at /srv/app.py line 1")
 
-    async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]:
+    async def find_by_credentials(
+        self, kind: ChangeKind, values: Sequence[str]
+    ) -> dict[str, Customer]:
         return {}
 
     async def aclose(self) -> None:

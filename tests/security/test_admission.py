@@ -224,6 +224,35 @@ def test_p8_forwarded_for_counts_only_from_trusted_proxies() -> None:
     assert client_address(scope("10.9.1.1", spoofed), trusted) == "198.51.100.7"
 
 
+def test_p8_every_forwarded_for_line_counts_read_right_to_left(
+    sandboxes: Sandboxes, tmp_path: Path
+) -> None:
+    """Behind a proxy that adds its own X-Forwarded-For line (HAProxy's `option forwardfor`),
+    a client sending a line of its own first must not choose its rate-limit bucket: 650 of 650
+    requests got through a limit of 600 that way when only the first line was read."""
+    limits = (
+        "[limits]\nrequests_per_address = 3\nrequests_per_token = 1000\nwindow_s = 60\n"
+        'trusted_proxies = ["127.0.0.1/32"]\n'
+    )
+    config = (
+        '[gateway]\nlog_level = "WARNING"\n' + limits + kibo_backend("kibo", sandboxes.url("kibo"))
+    )
+    with serve_process(config, tmp_path) as (url, _), httpx.Client(timeout=10) as client:
+        statuses = [
+            client.post(
+                f"{url}/graphql",
+                json={"query": "{ backends { name } }"},
+                headers=[
+                    ("Content-Type", "application/json"),
+                    ("X-Forwarded-For", f"203.0.113.{i}"),  # the client's own line
+                    ("X-Forwarded-For", "198.51.100.7"),  # the proxy's: the real client
+                ],
+            ).status_code
+            for i in range(5)
+        ]
+    assert statuses == [200, 200, 200, 429, 429]
+
+
 def test_p8_the_served_gateway_trusts_no_forwarded_header_from_the_loopback(
     sandboxes: Sandboxes, tmp_path: Path
 ) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,21 +87,29 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_process(config: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serve_process(
+    config: str, tmp_path: Path, args: Sequence[str] = ()
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`customer-gateway serve` as users run it, in its own process, on a free port; killed on
-    exit if it is still running. `config` is the TOML without a `[gateway]` port line."""
+    exit if it is still running. `config` is the TOML without a `[gateway]` port line; `args`
+    are more flags. What it prints lands in `tmp_path / "serve.stdout"` and `"serve.stderr"`."""
     port = free_port()
     path = tmp_path / "gateway.toml"
     path.write_text(config.replace("[gateway]\n", f"[gateway]\nport = {port}\n", 1))
-    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-m", "customer_gateway", "serve", "--config", str(path)],
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (
+        (tmp_path / "serve.stdout").open("wb") as out,
+        (tmp_path / "serve.stderr").open("wb") as err,
+    ):
+        process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+            [sys.executable, "-m", "customer_gateway", "serve", "--config", str(path), *args],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=err,
+            start_new_session=True,  # its own process group: workers included in the clean-up
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -112,6 +121,6 @@ def serve_process(config: str, tmp_path: Path) -> Iterator[tuple[str, subprocess
             time.sleep(0.1)
         yield url, process
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # no-op when everything exited already
+        process.wait()

@@ -1,7 +1,9 @@
-"""The npm packages some tests need (Apollo Federation, graphql-js, GraphiQL's assets).
+"""The npm packages some tests need (Apollo Federation, graphql-js, GraphiQL's assets; the
+browser clients, Apollo's manifest tool and esbuild).
 
 They are installed once per lockfile into a cache folder outside the repository, from the
-`package.json` and `package-lock.json` pinned in tests/federation/, with `npm ci`.
+`package.json` and `package-lock.json` pinned in tests/federation/ or tests/browser/, with
+`npm ci`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 PINNED = Path(__file__).parents[1] / "federation"
+BROWSER = Path(__file__).parents[1] / "browser"
 SCRIPTS = ("compose.mjs", "gateway.mjs", "build_schema.mjs")
 
 
@@ -27,18 +30,19 @@ def require(tool: str) -> str:
     return path
 
 
-def install() -> Path:
-    """The folder holding node_modules (and the test scripts), installed if needed."""
+def install(pinned: Path = PINNED) -> Path:
+    """The folder holding node_modules for the packages pinned in `pinned`, installed if
+    needed (with the federation test scripts when those are the ones asked for)."""
     npm = require("npm")
     require("node")
-    lock = (PINNED / "package-lock.json").read_bytes()
-    digest = hashlib.sha256(lock + (PINNED / "package.json").read_bytes()).hexdigest()[:16]
+    lock = (pinned / "package-lock.json").read_bytes()
+    digest = hashlib.sha256(lock + (pinned / "package.json").read_bytes()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     folder = cache / "customer-gateway-tests" / f"npm-{digest}"
     if not (folder / "node_modules" / ".installed").exists():
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(PINNED / name, folder / name)
+            shutil.copyfile(pinned / name, folder / name)
         subprocess.run(  # noqa: S603 - npm from the PATH, fixed arguments
             [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
             cwd=folder,
@@ -46,6 +50,6 @@ def install() -> Path:
             timeout=900,
         )
         (folder / "node_modules" / ".installed").touch()
-    for script in SCRIPTS:  # next to node_modules, so their imports resolve
+    for script in SCRIPTS if pinned == PINNED else ():  # next to node_modules, for imports
         shutil.copyfile(PINNED / script, folder / script)
     return folder

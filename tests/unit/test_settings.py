@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -87,10 +89,81 @@ def test_short_admin_keys_are_refused() -> None:
     assert "gateway.admin_keys" in caught.value.problems[0]
 
 
-def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTOMER_GATEWAY_GATEWAY__INTROSPECTION", "true")
+def test_environment_overrides_the_file() -> None:
     text = GOOD.replace("[gateway]", "[gateway]\nintrospection = false")
-    assert parse_settings(text, env=ENV).settings.gateway.introspection is True
+    env = {
+        **ENV,
+        "CUSTOMER_GATEWAY_GATEWAY__INTROSPECTION": "true",
+        "customer_gateway_gateway__port": "9001",  # any case, as the shell allows
+        "CUSTOMER_GATEWAY_GATEWAY__ADMIN_KEYS": '["' + "e" * 20 + '", "' + "f" * 20 + '"]',
+        "CUSTOMER_GATEWAY_BACKENDS__MENU__TIMEOUT_S": "2.5",
+    }
+    loaded = parse_settings(text, env=env)
+    assert loaded.settings.gateway.introspection is True
+    assert loaded.settings.gateway.port == 9001
+    assert loaded.admin_keys == ["e" * 20, "f" * 20]
+    assert loaded.backends["menu"].timeout_s == 2.5  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        ("CUSTOMER_GATEWAY_CORSS__ALLOW_ORIGINS", "unknown section 'corss'"),
+        ("CUSTOMER_GATEWAY_GATEWAY__CORS_ORIGINS", "gateway.cors_origins: unknown key"),
+        ("CUSTOMER_GATEWAY_STORE__URL__HOST", "name one key: CUSTOMER_GATEWAY_STORE__<KEY>"),
+        ("CUSTOMER_GATEWAY_GATEWAY", "name one key"),
+        ("CUSTOMER_GATEWAY_BACKENDS__MENU", "name a backend and a key"),
+        ("CUSTOMER_GATEWAY_BACKENDS__MENU__COLOUR", "backends.menu.colour: unknown key"),
+    ],
+)
+def test_environment_overrides_naming_nothing_are_refused(variable: str, expected: str) -> None:
+    """As the file does: a misspelt section or key is an error, not silently ignored."""
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(GOOD, source="gw.toml", env={**ENV, variable: "1"})
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(f"{variable}: "), caught.value.problems
+    assert expected in caught.value.problems[0]
+
+
+def test_the_issues_cors_variable_is_refused_naming_it() -> None:
+    env = {**ENV, "CUSTOMER_GATEWAY_CORS__ORIGINS": "https://shop.example.com"}
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(GOOD, source="gw.toml", env=env)
+    assert caught.value.problems[0].startswith("CUSTOMER_GATEWAY_CORS__ORIGINS: ")
+
+
+def test_a_bad_value_from_the_environment_names_the_variable_not_the_file() -> None:
+    text = GOOD.replace("[gateway]", "[gateway]\nport = 8000")
+    env = {**ENV, "CUSTOMER_GATEWAY_GATEWAY__PORT": "eighty"}
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, source="gw.toml", env=env)
+    assert caught.value.problems == [
+        "CUSTOMER_GATEWAY_GATEWAY__PORT: gateway.port: Input should be a valid integer,"
+        " unable to parse string as an integer"
+    ]
+
+
+def test_workers_need_a_shared_store_one_line_naming_store_url() -> None:
+    text = GOOD.replace("[gateway]", "[gateway]\nworkers = 2")
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, source="gw.toml", env=ENV)
+    assert caught.value.problems == [
+        "gw.toml: store.url: memory:// is one process's memory; 2 workers need a shared store"
+        " (redis://host:port/db)"
+    ]
+    shared = (
+        text + '\n[store]\nurl = "redis://127.0.0.1:6379/0"\n[otp]\nsecret = "' + "s" * 20 + '"\n'
+    )
+    assert parse_settings(shared, env=ENV).settings.gateway.workers == 2
+
+
+def test_flags_override_file_and_environment() -> None:
+    env = {**ENV, "CUSTOMER_GATEWAY_GATEWAY__PORT": "9001"}
+    loaded = parse_settings(GOOD, env=env, flags={"port": 9002, "host": None})
+    assert loaded.settings.gateway.port == 9002 and loaded.settings.gateway.host == "127.0.0.1"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(GOOD, env=ENV, flags={"port": 70000})
+    assert caught.value.problems[0].startswith("--port: gateway.port: ")
 
 
 def test_invalid_toml_is_reported_with_the_file_name() -> None:
@@ -123,3 +196,19 @@ def test_unreadable_file() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings("/nonexistent/gateway.toml")
     assert caught.value.problems[0].startswith("/nonexistent/gateway.toml: cannot read")
+
+
+def test_overrides_reach_an_optional_section(tmp_path: Path) -> None:
+    manifest = tmp_path / "trusted.json"
+    document = "{ __typename }"
+    manifest.write_text(json.dumps({hashlib.sha256(document.encode()).hexdigest(): document}))
+    text = GOOD + f'\n[trusted_documents]\nmanifest = "{manifest}"\n'
+    env = {**ENV, "CUSTOMER_GATEWAY_TRUSTED_DOCUMENTS__ENFORCE": "false"}
+    trusted = parse_settings(text, env=env).settings.trusted_documents
+    assert trusted is not None and trusted.enforce is False
+    wrong = {**ENV, "CUSTOMER_GATEWAY_TRUSTED_DOCUMENTS__ENFORCED": "false"}
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, env=wrong)
+    assert caught.value.problems == [
+        "CUSTOMER_GATEWAY_TRUSTED_DOCUMENTS__ENFORCED: trusted_documents.enforced: unknown key"
+    ]

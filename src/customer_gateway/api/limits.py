@@ -1,11 +1,17 @@
-"""Operation shape limits that Strawberry's extensions do not cover: root fields per operation,
-and at most one OTP-confirm field per document (no guessing codes in bulk through aliases).
+"""Operation shape limits, in one validation rule: depth, aliases, root fields, and at most one
+OTP-confirm field per document (no guessing codes in bulk through aliases).
 
-Fragments are expanded, so a limit cannot be dodged by moving fields into a fragment.
+Fragments are expanded, so no limit can be dodged by moving fields into a fragment, and every
+field counts, introspection included. Each fragment is measured once and its figures reused
+wherever it is spread: expanding spreads anew at every use (as Strawberry's depth and alias
+limiters do) lets a 1.5 KB document of fragments that spread each other thirty times run for
+minutes. A spread of an unknown or cyclic fragment counts for nothing here; graphql-core's own
+rules report it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -20,56 +26,112 @@ from graphql import (
     ValidationRule,
 )
 
-__all__ = ["OTP_CONFIRM_FIELDS", "root_field_limits"]
+__all__ = ["OTP_CONFIRM_FIELDS", "OperationLimits", "operation_limits"]
 
 OTP_CONFIRM_FIELDS = frozenset({"confirmEmailChange", "confirmPhoneNumberChange"})
 
 
-def _root_fields(
-    selection_set: SelectionSetNode,
-    fragments: dict[str, FragmentDefinitionNode],
-    seen: frozenset[str] = frozenset(),
-) -> list[FieldNode]:
-    fields: list[FieldNode] = []
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            fields.append(selection)
-        elif isinstance(selection, InlineFragmentNode):
-            fields.extend(_root_fields(selection.selection_set, fragments, seen))
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is not None and name not in seen:  # cycles are graphql-core's to report
-                fields.extend(_root_fields(fragment.selection_set, fragments, seen | {name}))
-    return fields
+@dataclass
+class _Shape:
+    """What a selection set amounts to once its fragments are expanded."""
+
+    depth: int = 0  # nested selection sets below it (a leaf field adds none)
+    aliases: int = 0  # aliased fields, each spread of a fragment counted again
+    root_keys: set[str] = field(default_factory=set)  # response keys of its own level
+    confirms: set[str] = field(default_factory=set)  # OTP-confirm response keys at its level
 
 
-def root_field_limits(max_root_fields: int) -> type[ValidationRule]:
-    class RootFieldLimits(ValidationRule):
+@dataclass(frozen=True)
+class OperationLimits:
+    max_depth: int = 15
+    max_aliases: int = 15
+    max_root_fields: int = 10
+
+
+class _Measure:
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.done: dict[str, _Shape] = {}
+        self.open: set[str] = set()  # fragments being measured: a spread of one is a cycle
+
+    def fragment(self, name: str) -> _Shape:
+        shape = self.done.get(name)
+        if shape is not None:
+            return shape
+        definition = self.fragments.get(name)
+        if definition is None or name in self.open:
+            return _Shape()
+        self.open.add(name)
+        shape = self.selection_set(definition.selection_set)
+        self.open.discard(name)
+        self.done[name] = shape
+        return shape
+
+    def selection_set(self, selection_set: SelectionSetNode) -> _Shape:
+        shape = _Shape()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                shape.root_keys.add(key)
+                if selection.name.value in OTP_CONFIRM_FIELDS:
+                    shape.confirms.add(key)
+                shape.aliases += 1 if selection.alias else 0
+                if selection.selection_set is not None:
+                    inner = self.selection_set(selection.selection_set)
+                    shape.depth = max(shape.depth, 1 + inner.depth)
+                    shape.aliases += inner.aliases
+                continue
+            if isinstance(selection, InlineFragmentNode):
+                inner = self.selection_set(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                inner = self.fragment(selection.name.value)
+            else:  # pragma: no cover - the three kinds of selection
+                continue
+            shape.depth = max(shape.depth, inner.depth)
+            shape.aliases += inner.aliases
+            shape.root_keys |= inner.root_keys
+            shape.confirms |= inner.confirms
+        return shape
+
+
+def operation_limits(limits: OperationLimits) -> type[ValidationRule]:
+    class OperationLimitsRule(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            self.fragments = {
+            fragments = {
                 d.name.value: d
                 for d in context.document.definitions
                 if isinstance(d, FragmentDefinitionNode)
             }
+            self.measure = _Measure(fragments)
+            self.aliases = 0
 
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            fields = [
-                f
-                for f in _root_fields(node.selection_set, self.fragments)
-                if not f.name.value.startswith("__")
-            ]
-            # Repeats of one response key merge into one field (and one resolver call).
-            keys = {(f.alias or f.name).value for f in fields}
-            if len(keys) > max_root_fields:
+            shape = self.measure.selection_set(node.selection_set)
+            name = node.name.value if node.name else "anonymous"
+            if shape.depth > limits.max_depth:
                 self.report_error(
-                    GraphQLError(f"{len(keys)} root fields found. Allowed: {max_root_fields}", node)
+                    GraphQLError(
+                        f"'{name}' exceeds maximum operation depth of {limits.max_depth}", node
+                    )
                 )
-            confirms = [f for f in fields if f.name.value in OTP_CONFIRM_FIELDS]
-            if len(confirms) > 1:
+            # Repeats of one response key merge into one field (and one resolver call).
+            root_fields = {key for key in shape.root_keys if not key.startswith("__")}
+            if len(root_fields) > limits.max_root_fields:
                 self.report_error(
-                    GraphQLError("At most one code confirmation per request.", confirms[1])
+                    GraphQLError(
+                        f"{len(root_fields)} root fields found. Allowed: {limits.max_root_fields}",
+                        node,
+                    )
+                )
+            if len(shape.confirms) > 1:
+                self.report_error(GraphQLError("At most one code confirmation per request.", node))
+            self.aliases += shape.aliases
+
+        def leave_document(self, *_: Any) -> None:
+            if self.aliases > limits.max_aliases:
+                self.report_error(
+                    GraphQLError(f"{self.aliases} aliases found. Allowed: {limits.max_aliases}")
                 )
 
-    return RootFieldLimits
+    return OperationLimitsRule

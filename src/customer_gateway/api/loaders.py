@@ -15,14 +15,14 @@ from typing import Any, Generic, TypeVar, cast
 from aiodataloader import DataLoader
 
 from customer_gateway.concurrency import gather, gather_bounded, retrieve_error
-from customer_gateway.domain import AuthenticationError, Customer, LoyaltyStatus
+from customer_gateway.domain import AuthenticationError, ChangeKind, Customer, LoyaltyStatus
 from customer_gateway.services import Backends, Caller, CustomerService
-from customer_gateway.services.loyalty import LoyaltyService
+from customer_gateway.services.loyalty import LinkKey, LoyaltyService
 
 __all__ = ["Loaders"]
 
 
-LoyaltyKey = tuple[str, str]  # (loyalty backend, email or native id)
+LoyaltyKey = tuple[str, str]  # (loyalty backend, native id)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -51,7 +51,7 @@ class Loaders:
 
     def __init__(self, backends: Backends, loyalty: LoyaltyService, bearer: str | None) -> None:
         self._identity: _Lazy[str, Customer] = _Lazy(partial(_identities, backends, bearer))
-        self._loyalty_account: _Lazy[LoyaltyKey, Customer | None] = _Lazy(
+        self._loyalty_account: _Lazy[LinkKey, Customer | None] = _Lazy(
             partial(_loyalty_accounts, loyalty)
         )
         self._loyalty_status: _Lazy[LoyaltyKey, LoyaltyStatus | None] = _Lazy(
@@ -66,7 +66,7 @@ class Loaders:
         return self._identity.loader
 
     @property
-    def loyalty_account(self) -> DataLoader[LoyaltyKey, Customer | None]:
+    def loyalty_account(self) -> DataLoader[LinkKey, Customer | None]:
         return self._loyalty_account.loader
 
     @property
@@ -96,17 +96,20 @@ class Loaders:
         self, customers: Sequence[Customer]
     ) -> list[LoyaltyStatus | BaseException | None]:
         """Each customer's status on the backend holding their points, in at most two batched
-        rounds (accounts by email on linked backends, then statuses); errors in place.
-        A customer of a linked backend without an email, or without an account there, has none.
+        rounds (accounts by the linking credential on linked backends, then statuses); errors
+        in place. A customer of a linked backend without that credential, or without an account
+        there, has none.
         """
         holders = [self._loyalty.loyalty_backend_for(c) for c in customers]
         accounts: list[Customer | BaseException | None] = [
             c if holder == c.backend else None for c, holder in zip(customers, holders, strict=True)
         ]
+        links = [
+            self._loyalty.link_key(c) if holder not in (None, c.backend) else None
+            for c, holder in zip(customers, holders, strict=True)
+        ]
         lookups = {
-            i: self.loyalty_account.load((holder, c.email))
-            for i, (c, holder) in enumerate(zip(customers, holders, strict=True))
-            if holder is not None and holder != c.backend and c.email
+            i: self.loyalty_account.load(link) for i, link in enumerate(links) if link is not None
         }
         found = await gather(list(lookups.values()), return_exceptions=True)
         for i, account in zip(lookups, found, strict=True):
@@ -156,29 +159,26 @@ async def _identities(
     return cast("list[Customer]", results)
 
 
-async def _loyalty_accounts(
-    loyalty: LoyaltyService, keys: list[LoyaltyKey]
-) -> list[Customer | None]:
-    """One batched lookup per loyalty backend for every email the request needs."""
-    by_backend: dict[str, list[str]] = {}
-    for backend, email in keys:
-        by_backend.setdefault(backend, []).append(email)
+async def _loyalty_accounts(loyalty: LoyaltyService, keys: list[LinkKey]) -> list[Customer | None]:
+    """One batched lookup per loyalty backend and credential for every link the request needs."""
+    groups: dict[tuple[str, ChangeKind], list[str]] = {}
+    for key in keys:
+        groups.setdefault((key.backend, key.kind), []).append(key.value)
 
-    async def lookup(backend: str, emails: list[str]) -> dict[str, Customer] | BaseException:
+    async def lookup(
+        backend: str, kind: ChangeKind, values: list[str]
+    ) -> dict[str, Customer] | BaseException:
         try:
-            return await loyalty.accounts_by_email(backend, emails)
+            return await loyalty.accounts(backend, kind, values)
         except Exception as error:  # reported on each field that needed this backend
             return error
 
-    names = list(by_backend)
-    found = await gather([lookup(n, by_backend[n]) for n in names])
-    results = dict(zip(names, found, strict=True))
+    found = await gather([lookup(b, k, values) for (b, k), values in groups.items()])
+    results = dict(zip(groups, found, strict=True))
     answers: list[Any] = []
-    for backend, email in keys:
-        result = results[backend]
-        answers.append(
-            result if isinstance(result, BaseException) else result.get(email.casefold())
-        )
+    for key in keys:
+        result = results[(key.backend, key.kind)]
+        answers.append(result if isinstance(result, BaseException) else result.get(key.value))
     return cast("list[Customer | None]", answers)
 
 

@@ -14,6 +14,7 @@ The limits on what is kept live here: each document's size, what the memory stor
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from customer_gateway.store import Documents
@@ -23,12 +24,15 @@ __all__ = [
     "MAX_PERSISTED_BYTES",
     "MEMORY_DOCUMENTS_MAX_BYTES",
     "PersistedQueryError",
+    "check_document_hash",
+    "persisted_hash",
     "resolve_persisted_query",
 ]
 
 MAX_PERSISTED_BYTES = 64 * 1024  # larger documents (UTF-8) run, but are not kept
 MEMORY_DOCUMENTS_MAX_BYTES = 16 * 1024 * 1024  # all documents the memory store keeps
 DOCUMENT_TTL_S = 7 * 24 * 3600  # each document's life in Redis
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class PersistedQueryError(Exception):
@@ -41,24 +45,33 @@ class PersistedQueryError(Exception):
         self.code = code
 
 
-async def resolve_persisted_query(store: Documents, query: str | None, persisted: Any) -> str:
-    """The document to run for a request carrying a `persistedQuery` extension."""
+def persisted_hash(persisted: Any) -> str:
+    """The lower-case SHA-256 hex a `persistedQuery` extension names, or a BAD_REQUEST."""
     if not isinstance(persisted, dict) or persisted.get("version") != 1:
         raise PersistedQueryError(400, "Unsupported persisted query version.", "BAD_REQUEST")
     digest = persisted.get("sha256Hash")
-    if not isinstance(digest, str) or len(digest) != 64:
+    if not isinstance(digest, str) or not SHA256_HEX.fullmatch(digest.lower()):
         raise PersistedQueryError(400, "`sha256Hash` must be a SHA-256 hex digest.", "BAD_REQUEST")
-    digest = digest.lower()
+    return digest.lower()
+
+
+def check_document_hash(query: str, digest: str) -> None:
+    """A document sent along with its hash must be the one the hash names."""
+    if hashlib.sha256(query.encode()).hexdigest() != digest:
+        raise PersistedQueryError(
+            400, "provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH"
+        )
+
+
+async def resolve_persisted_query(store: Documents, query: str | None, persisted: Any) -> str:
+    """The document to run for a request carrying a `persistedQuery` extension."""
+    digest = persisted_hash(persisted)
     if query is None:
         stored = await store.get_document(digest)
         if stored is None:  # Apollo's clients look for this message or code, then send the query
             raise PersistedQueryError(200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
         return stored
-    encoded = query.encode()
-    if hashlib.sha256(encoded).hexdigest() != digest:
-        raise PersistedQueryError(
-            400, "provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH"
-        )
-    if len(encoded) <= MAX_PERSISTED_BYTES:
+    check_document_hash(query, digest)
+    if len(query.encode()) <= MAX_PERSISTED_BYTES:
         await store.put_document(digest, query)
     return query

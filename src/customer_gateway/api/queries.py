@@ -147,7 +147,7 @@ class Query:
         context = info.context
         fields = _status_fields(info)
         if "loyalty" in fields and context.caller.is_admin:
-            ref = domain.decode_customer_id(str(id))
+            ref = context.services.backends.customer_ref(str(id))
             if context.services.loyalty.is_loyalty_backend(ref.backend):
                 context.loaders.prefetch_status(ref.backend, ref.native_id)
         customer = await context.loaders.customer_by_id(str(id))
@@ -159,10 +159,11 @@ class Query:
         info: Info,
         backend: str,
         filter: CustomerFilter | None = None,
-        first: int = DEFAULT_PAGE_SIZE,
+        first: int | None = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> CustomerConnection:
         offset = decode_cursor(after) + 1 if after else 0
+        first = DEFAULT_PAGE_SIZE if first is None else first  # null, or a null variable
         wanted = filter or CustomerFilter()
         page = await info.context.services.customers.customers(
             backend,

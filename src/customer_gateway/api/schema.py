@@ -10,16 +10,26 @@ from typing import Any, Final
 import strawberry
 from graphql.error import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from customer_gateway.api.limits import root_field_limits
+from customer_gateway.api.context import Info
+from customer_gateway.api.limits import OperationLimits, operation_limits
 from customer_gateway.api.mutations import Mutation
-from customer_gateway.api.operation import DocumentCache, record_operation
+from customer_gateway.api.operation import (
+    DocumentCache,
+    Prepared,
+    fill,
+    operation_type,
+    prepared_document,
+    record_operation,
+)
 from customer_gateway.api.queries import Query
+from customer_gateway.api.types import Customer
+from customer_gateway.domain import InvalidInputError
 from customer_gateway.observability.tracing import span, tracing_enabled
 
 __all__ = ["FEDERATION_VERSION", "SchemaOptions", "build_schema", "export_sdl"]
@@ -36,6 +46,8 @@ class SchemaOptions:
     max_aliases: int = 15
     max_tokens: int = 2000
     max_root_fields: int = 10
+    max_document_bytes: int = 65536
+    max_representations: int = 100
 
 
 class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -62,16 +74,42 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
 
 class GatewaySchema(strawberry.federation.Schema):
-    def __init__(self, *args: Any, documents: DocumentCache, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, documents: DocumentCache, options: SchemaOptions, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.documents = documents
+        self.options = options
 
     def _create_execution_context(self, *args: Any, **kwargs: Any) -> ExecutionContext:
-        """Strawberry parses and validates only what a context lacks: the cached document and
-        its validation result go in first (a test pins that a repeated query parses once)."""
+        """Strawberry parses and validates only what a context lacks: the document prepared
+        by `execute` and its validation result go in first, so a request parses its document
+        at most once, and a repeated query not at all (tests pin both)."""
         context = super()._create_execution_context(*args, **kwargs)
-        self.documents.fill(context, self._schema)
+        fill(context, self.documents.rules)
         return context
+
+    def _refuse_document(self, query: str) -> GraphQLError | None:
+        """Documents over the byte limit are refused before any parsing."""
+        limit = self.options.max_document_bytes
+        if len(query) <= limit // 4 or len(query.encode()) <= limit:  # 4 bytes a char at most
+            return None
+        return GraphQLError(
+            f"The document is larger than {limit} bytes.",
+            extensions={"code": "GRAPHQL_PARSE_FAILED"},
+        )
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Federation's `_entities`, bounded and strict: at most `max_representations` items,
+        each exactly `{__typename: "Customer", id}`; anything else is BAD_USER_INPUT at its
+        own index (Strawberry's own resolver pops keys out of shared variables and raises
+        KeyError or TypeError on what a client may send)."""
+        limit = self.options.max_representations
+        if len(representations) > limit:
+            raise InvalidInputError(f"At most {limit} representations per request.")
+        return [FederationAny(_entity(info, item)) for item in representations]
 
     async def execute(
         self,
@@ -85,6 +123,14 @@ class GatewaySchema(strawberry.federation.Schema):
     ) -> ExecutionResult:
         """Strawberry's execution, then documented error codes, metrics and (when on) a span."""
         started = time.perf_counter()
+        prepared: Prepared | None = None
+        if query:
+            outcome = self._refuse_document(query) or self.documents.prepare(self._schema, query)
+            if isinstance(outcome, GraphQLError):  # parsed once, here, and not again
+                result = ExecutionResult(data=None, errors=[outcome])
+                record_operation(result, "unknown", started)
+                return result
+            prepared = outcome
         arguments = (
             query,
             variable_values,
@@ -94,15 +140,19 @@ class GatewaySchema(strawberry.federation.Schema):
             allowed_operation_types,
             operation_extensions,
         )
-        operation = self.documents.operation_type(self._schema, query, operation_name)
-        if not tracing_enabled():
-            result = await super().execute(*arguments)
-            record_operation(result, operation, started)
+        operation = operation_type(prepared, operation_name)
+        token = prepared_document.set(prepared)
+        try:
+            if not tracing_enabled():
+                result = await super().execute(*arguments)
+                record_operation(result, operation, started)
+                return result
+            with span("graphql.operation", **{"graphql.operation.type": operation}) as current:
+                result = await super().execute(*arguments)
+                current.set_attribute("outcome", record_operation(result, operation, started))
             return result
-        with span("graphql.operation", **{"graphql.operation.type": operation}) as current:
-            result = await super().execute(*arguments)
-            current.set_attribute("outcome", record_operation(result, operation, started))
-        return result
+        finally:
+            prepared_document.reset(token)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -113,11 +163,8 @@ class GatewaySchema(strawberry.federation.Schema):
 def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.Schema:
     options = options or SchemaOptions()
     # The limit rules are built once, with the document cache that validates under them.
-    rules: list[type[ASTValidationRule]] = [
-        *QueryDepthLimiter(max_depth=options.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=options.max_aliases).validation_rules,
-        root_field_limits(options.max_root_fields),
-    ]
+    limits = OperationLimits(options.max_depth, options.max_aliases, options.max_root_fields)
+    rules: list[type[ASTValidationRule]] = [operation_limits(limits)]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     documents = DocumentCache(rules, max_tokens=options.max_tokens)
@@ -126,9 +173,22 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.federation.
         mutation=Mutation,
         execution_context_class=AcyclicExecutionContext,
         documents=documents,
+        options=options,
         config=StrawberryConfig(disable_field_suggestions=not options.introspection),
         federation_version=FEDERATION_VERSION,
     )
+
+
+def _entity(info: Info, representation: Any) -> Any:
+    """One representation's customer (an awaitable), or the error to report at its index."""
+    if (
+        not isinstance(representation, dict)
+        or representation.keys() != {"__typename", "id"}
+        or representation["__typename"] != "Customer"
+        or not isinstance(representation["id"], str)
+    ):
+        return InvalidInputError('A representation is {"__typename": "Customer", "id": <ID>}.')
+    return Customer.resolve_reference(info, strawberry.ID(representation["id"]))
 
 
 # The federation directives the SDL uses, declared so that plain GraphQL tooling (graphql-js

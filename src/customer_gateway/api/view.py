@@ -27,6 +27,7 @@ from strawberry.types.graphql import OperationType
 from customer_gateway.api.context import GatewayContext, Services
 from customer_gateway.api.loaders import Loaders
 from customer_gateway.api.persisted import PersistedQueryError, resolve_persisted_query
+from customer_gateway.api.trusted_documents import TrustedDocuments
 from customer_gateway.services import Caller, admin_key_matches
 from customer_gateway.store import Documents
 
@@ -69,6 +70,17 @@ def _plain_json(request: Request) -> bool:
     )
 
 
+async def _document_id(request: AsyncHTTPRequestAdapter) -> object:
+    """A top-level `documentId` (trusted documents), which Strawberry's parser leaves out."""
+    if request.method == "GET":
+        return request.query_params.get("documentId")
+    body = await request.get_body()  # already read and kept by the parser
+    if b"documentId" not in body:
+        return None
+    data = orjson.loads(body)
+    return data.get("documentId") if isinstance(data, dict) else None
+
+
 def bearer_token(request: Request | WebSocket) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
@@ -84,6 +96,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         persisted_queries: Documents | None = None,
         default_document: str | None = None,
         asset_prefix: str | None = None,
+        trusted_documents: TrustedDocuments | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -95,6 +108,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         self.persisted_queries = persisted_queries
         self.default_document = default_document
         self.asset_prefix = asset_prefix
+        self.trusted_documents = trusted_documents
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -125,19 +139,41 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData):
-            data.query = await self._document(data.query, data.extensions)
+            document_id = await _document_id(request)
+            data.query = await self._document(
+                data.query, data.extensions, document_id, data.operation_name
+            )
         return data
 
-    async def _document(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
-        """The document to run: the one sent, or the one a `persistedQuery` extension names."""
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET that asks for HTML is a page request: GraphiQL when it is on, 404 otherwise.
+        It never runs a document, whatever its parameters, and `*/*` alone is no such ask."""
+        return bool(request.method == "GET" and "text/html" in request.headers.get("accept", ""))
+
+    async def _document(
+        self,
+        query: str | None,
+        extensions: dict[str, Any] | None,
+        document_id: object = None,
+        operation_name: object = None,
+    ) -> str | None:
+        """The document to run: a trusted one the request names or sends, else the one sent, or
+        the one a `persistedQuery` extension names."""
         persisted = (extensions or {}).get("persistedQuery")
-        if persisted is None:
-            return query
-        if self.persisted_queries is None:
-            raise PersistedQueryError(
-                200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED"
-            )
-        return await resolve_persisted_query(self.persisted_queries, query, persisted)
+        if self.trusted_documents is not None:
+            listed = self.trusted_documents.listed(query, persisted, document_id)
+            if listed is not None:
+                return listed
+        document = query
+        if persisted is not None:
+            if self.persisted_queries is None:
+                raise PersistedQueryError(
+                    200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED"
+                )
+            document = await resolve_persisted_query(self.persisted_queries, query, persisted)
+        if self.trusted_documents is not None and document is not None:
+            self.trusted_documents.note_untrusted(document, operation_name)
+        return document
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -175,7 +211,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             and isinstance(extensions, dict | None)
         ):
             return None
-        query = await self._document(query, extensions)
+        query = await self._document(query, extensions, data.get("documentId"), name)
         if query is None:
             return None  # no document at all: the full view words the refusal
         sub_response = await self.get_sub_response(request)

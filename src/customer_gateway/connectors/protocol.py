@@ -15,6 +15,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from customer_gateway.concurrency import gather_bounded
+from customer_gateway.connectors.routes import IdShape
 from customer_gateway.connectors.transport import Transport
 from customer_gateway.domain import (
     AuthResult,
@@ -89,6 +90,10 @@ class Connector(Protocol):
     capabilities: frozenset[Capability]
     update_fields: frozenset[str]
     loyalty_backend: str | None
+    customer_id_shape: IdShape  # what this vendor's customer ids look like
+    # The credential the backend verified for its customers (their sign-in identifier): the
+    # only one loyalty linking may match on. None: this backend's customers are never linked.
+    verified_credential: ChangeKind | None
 
     def change_flow(self, kind: ChangeKind) -> ChangeFlow: ...
 
@@ -139,7 +144,12 @@ class Connector(Protocol):
         UnsupportedError sends the gateway to `loyalty_status` once it knows the id)."""
         ...
 
-    async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]: ...
+    async def find_by_credentials(
+        self, kind: ChangeKind, values: Sequence[str]
+    ) -> dict[str, Customer]:
+        """Exact matches by email or phone number (service scope), keyed by the value asked for;
+        values nobody holds are left out."""
+        ...
 
     async def set_active(self, native_id: str, active: bool) -> Customer: ...
 
@@ -163,6 +173,7 @@ class UnsupportedOperations:
 
     name: str
     transport: Transport | None = None
+    verified_credential: ChangeKind | None = None
 
     def is_healthy(self) -> bool:
         return self.transport is None or self.transport.breaker.healthy
@@ -226,7 +237,9 @@ class UnsupportedOperations:
     async def own_loyalty_status(self, access_token: str) -> LoyaltyStatus | None:
         raise self._unsupported()
 
-    async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]:
+    async def find_by_credentials(
+        self, kind: ChangeKind, values: Sequence[str]
+    ) -> dict[str, Customer]:
         raise self._unsupported()
 
     async def set_active(self, native_id: str, active: bool) -> Customer:

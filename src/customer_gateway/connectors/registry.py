@@ -35,7 +35,7 @@ _CAPABILITY_METHODS: Mapping[Capability, tuple[str, ...]] = {
     Capability.CHANGE_PHONE_NUMBER: ("change_credential",),
     Capability.LIST_CUSTOMERS: ("list_customers",),
     Capability.LEVELS: ("levels",),
-    Capability.LOYALTY: ("loyalty_status", "find_by_emails"),
+    Capability.LOYALTY: ("loyalty_status", "find_by_credentials"),
     Capability.ACTIVATION: ("set_active",),
     Capability.ASSIGN_LEVEL: ("assign_level",),
 }
@@ -90,6 +90,12 @@ def create_connector(
 
 def _check_capabilities(connector: Connector) -> None:
     from customer_gateway.connectors.protocol import UnsupportedOperations
+    from customer_gateway.connectors.routes import IdShape
+
+    if not isinstance(getattr(connector, "customer_id_shape", None), IdShape):
+        raise ConnectorKindError(
+            f"connector {connector.name!r} does not declare customer_id_shape (an IdShape)"
+        )
 
     for capability in connector.capabilities:
         for method in _CAPABILITY_METHODS[capability]:

@@ -31,12 +31,17 @@ from customer_gateway.connectors.failures import (
     classify_status,
 )
 from customer_gateway.connectors.resilience import CircuitBreaker, RetryBudget
-from customer_gateway.domain import BackendProtocolError, BackendUnavailableError
+from customer_gateway.connectors.routes import UpstreamPath
+from customer_gateway.domain import (
+    AuthenticationError,
+    BackendProtocolError,
+    BackendUnavailableError,
+)
 from customer_gateway.observability.logging import current_request_id
 from customer_gateway.observability.metrics import METRICS
 from customer_gateway.observability.tracing import span, tracing_enabled
 
-__all__ = ["Transport", "UpstreamResponse", "route_template"]
+__all__ = ["Transport", "UpstreamResponse", "token_header"]
 
 logger = logging.getLogger("customer_gateway.upstream")
 
@@ -45,10 +50,16 @@ logger = logging.getLogger("customer_gateway.upstream")
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
-# Ids, codes and tokens in paths become `{id}`: logs and metric labels never carry them.
-_VARIABLE_SEGMENT = re.compile(
-    r"(?<=/)(?:\d+|[0-9a-fA-F-]{32,36}|[^/]*[@%][^/]*|[A-Za-z0-9_-]{24,})(?=/|$)"
-)
+# A customer's token as it may stand in a header: visible ASCII, no spaces, a sane length.
+_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")
+
+
+def token_header(token: str) -> str:
+    """A customer token checked before it becomes a header value: a client cannot smuggle a
+    line break or a second header through it (UNAUTHENTICATED, with no call)."""
+    if _TOKEN.fullmatch(token) is None:
+        raise AuthenticationError()
+    return token
 
 
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30)
@@ -60,10 +71,6 @@ def _engine(name: str, max_response_bytes: int) -> httpx.AsyncBaseTransport:
     if name == "aiohttp":
         return AiohttpEngine(limits=_LIMITS, max_response_bytes=max_response_bytes)
     return httpx.AsyncHTTPTransport(trust_env=False, limits=_LIMITS)
-
-
-def route_template(path: str) -> str:
-    return _VARIABLE_SEGMENT.sub("{id}", "/" + path.lstrip("/"))
 
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
@@ -170,7 +177,7 @@ class Transport:
     async def request(
         self,
         method: str,
-        path: str,
+        path: UpstreamPath,
         *,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
@@ -226,14 +233,14 @@ class Transport:
     async def _send(
         self,
         method: str,
-        path: str,
+        path: UpstreamPath,
         headers: Mapping[str, str] | None,
         params: Mapping[str, Any] | None,
         json: Any,
         data: Mapping[str, Any] | None,
     ) -> UpstreamResponse:
         verb = method.upper()
-        route = route_template(path)
+        route = path.template
         if not tracing_enabled():
             return await self._exchange(verb, path, route, headers, params, json, data, None)
         name = f"upstream {self.backend}"
@@ -243,7 +250,7 @@ class Transport:
     async def _exchange(
         self,
         verb: str,
-        path: str,
+        path: UpstreamPath,
         route: str,
         headers: Mapping[str, str] | None,
         params: Mapping[str, Any] | None,
@@ -258,7 +265,7 @@ class Transport:
         try:
             request = httpx.Request(
                 verb,
-                self._base + path.lstrip("/"),
+                self._base + path.path,
                 headers=all_headers,
                 params=params,
                 json=json,

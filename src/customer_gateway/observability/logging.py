@@ -70,17 +70,27 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; exceptions by type only (a traceback may carry data)."""
+    """One JSON object per line; exceptions by type only (a traceback may carry data). `pid`
+    tells the workers of one `serve --workers N` apart."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,
             "message": record.getMessage(),
             **_extras(record),
         }
         return json.dumps(entry, default=str)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    """Control characters escaped: a value carrying a line break cannot forge a log line."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 class TextFormatter(logging.Formatter):
@@ -88,7 +98,8 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        return f"{record.levelname} {record.name}: {record.getMessage()} {fields}".rstrip()
+        line = f"{record.levelname} {record.name}: {record.getMessage()} {fields}".rstrip()
+        return _one_line(line)
 
 
 def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
@@ -103,5 +114,8 @@ def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # The gateway logs each request itself (customer_gateway.access, with its request id);
+    # uvicorn's line would repeat it with the client's query string.
+    logging.getLogger("uvicorn.access").propagate = False
     for name in ("httpx", "httpcore"):  # their INFO lines carry full URLs with query strings
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -74,6 +74,11 @@ class Metrics:
             ["operation"],
             registry=r,
         )
+        self.untrusted_documents = Counter(
+            "customer_gateway_untrusted_documents",
+            "Documents run without being in the trusted documents list (enforce = false).",
+            registry=r,
+        )
         self.rate_limited = Counter(
             "customer_gateway_rate_limited",
             "Requests refused by a rate limit.",

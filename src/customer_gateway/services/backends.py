@@ -1,4 +1,5 @@
-"""The configured backends by name: the one place an unknown backend name is refused."""
+"""The configured backends by name: the one place an unknown backend name, or a customer id of
+the wrong shape for its backend, is refused."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import asyncio
 from collections.abc import Iterator, Mapping
 
 from customer_gateway.connectors.protocol import Capability, Connector
-from customer_gateway.domain import InvalidInputError, UnsupportedError
+from customer_gateway.domain import (
+    CustomerRef,
+    InvalidInputError,
+    UnsupportedError,
+    decode_customer_id,
+)
 
 __all__ = ["Backends"]
 
@@ -23,6 +29,14 @@ class Backends:
             return self._connectors[name]
         except KeyError:
             raise InvalidInputError("Unknown backend.") from None
+
+    def customer_ref(self, global_id: str) -> CustomerRef:
+        """The backend and native id in a global id, both checked: an id that cannot be one of
+        that vendor's customers is BAD_USER_INPUT before anything is called."""
+        ref = decode_customer_id(global_id)
+        if not self.get(ref.backend).customer_id_shape.matches(ref.native_id):
+            raise InvalidInputError("Not a customer id.")
+        return ref
 
     def require(self, name: str, capability: Capability) -> Connector:
         connector = self.get(name)

@@ -32,7 +32,6 @@ from customer_gateway.domain import (
     RateLimitedError,
     StoreUnavailableError,
     ValidationError,
-    decode_customer_id,
 )
 from customer_gateway.observability.metrics import METRICS
 from customer_gateway.otp.codes import CodeHasher, looks_like_code
@@ -85,7 +84,7 @@ class ChangeService:
     async def request(
         self, global_id: str, kind: ChangeKind, value: str, caller: Caller
     ) -> ChangeResult:
-        backend = _backend_of(global_id)
+        backend = self._backend_label(global_id)
         try:
             result = await self._request(global_id, kind, value, caller)
         except (OtpError, RateLimitedError, ValidationError) as error:
@@ -103,7 +102,7 @@ class ChangeService:
             value = normalise_email(value)
         else:
             value = normalise_phone_number(value)
-        ref = decode_customer_id(global_id)
+        ref = self.backends.customer_ref(global_id)
         connector = self.backends.require(ref.backend, _CAPABILITY[kind])
         credentials = await caller.credentials_for(ref)
         flow = connector.change_flow(kind)
@@ -146,7 +145,7 @@ class ChangeService:
     async def confirm(
         self, global_id: str, kind: ChangeKind, code: str, caller: Caller
     ) -> Customer:
-        backend = _backend_of(global_id)
+        backend = self._backend_label(global_id)
         try:
             customer = await self._confirm(global_id, kind, code, caller)
         except (OtpError, RateLimitedError, ValidationError) as error:
@@ -158,7 +157,7 @@ class ChangeService:
     async def _confirm(
         self, global_id: str, kind: ChangeKind, code: str, caller: Caller
     ) -> Customer:
-        ref = decode_customer_id(global_id)
+        ref = self.backends.customer_ref(global_id)
         connector = self.backends.require(ref.backend, _CAPABILITY[kind])
         credentials = await caller.credentials_for(ref)
         flow = connector.change_flow(kind)
@@ -211,6 +210,14 @@ class ChangeService:
         await self.store.delete_pending(key)
         return customer
 
+    def _backend_label(self, global_id: str) -> str:
+        """For metric labels only: a configured backend's name, else "unknown" (a label never
+        carries what a client made up, or every made-up id would be a new series)."""
+        try:
+            return self.backends.customer_ref(global_id).backend
+        except InvalidInputError:
+            return "unknown"
+
     # --- reads ---------------------------------------------------------------------------
 
     async def is_pending(self, customer: Customer, kind: ChangeKind) -> bool:
@@ -252,14 +259,6 @@ class ChangeService:
         key = keys.pending_change(ref.backend, ref.native_id, kind.value)
         await self.store.put_pending(key, pending)
         return pending
-
-
-def _backend_of(global_id: str) -> str:
-    """For metric labels only: the backend of a well-formed id, else "unknown"."""
-    try:
-        return decode_customer_id(global_id).backend
-    except InvalidInputError:
-        return "unknown"
 
 
 def _outcome(error: GatewayError) -> str:

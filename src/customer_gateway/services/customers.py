@@ -20,7 +20,6 @@ from customer_gateway.domain import (
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
-    decode_customer_id,
 )
 from customer_gateway.services.auth import Caller
 from customer_gateway.services.backends import Backends
@@ -64,8 +63,7 @@ class CustomerService:
         wanted: dict[str, dict[str, str]] = {}  # backend -> global id -> native id
         for global_id in dict.fromkeys(global_ids):
             try:
-                ref = decode_customer_id(global_id)
-                self.backends.get(ref.backend)
+                ref = self.backends.customer_ref(global_id)
             except GatewayError as error:
                 results[global_id] = error
                 continue
@@ -111,7 +109,7 @@ class CustomerService:
         return await connector.list_customers(customer_filter, offset, limit)
 
     async def update(self, global_id: str, update: CustomerUpdate, caller: Caller) -> Customer:
-        ref = decode_customer_id(global_id)
+        ref = self.backends.customer_ref(global_id)
         connector = self.backends.require(ref.backend, Capability.UPDATE_CUSTOMER)
         unsupported = [name for name in update.changed() if name not in connector.update_fields]
         if unsupported:
@@ -128,13 +126,13 @@ class CustomerService:
 
     async def set_active(self, global_id: str, active: bool, caller: Caller) -> Customer:
         caller.require_admin()
-        ref = decode_customer_id(global_id)
+        ref = self.backends.customer_ref(global_id)
         connector = self.backends.require(ref.backend, Capability.ACTIVATION)
         return await connector.set_active(ref.native_id, active)
 
     async def assign_level(self, global_id: str, level_id: str, caller: Caller) -> Customer:
         caller.require_admin()
-        ref = decode_customer_id(global_id)
+        ref = self.backends.customer_ref(global_id)
         connector = self.backends.require(ref.backend, Capability.ASSIGN_LEVEL)
         return await connector.assign_level(ref.native_id, level_id)
 

@@ -1,19 +1,42 @@
 """Loyalty linking: a commerce customer's points and level from the linked loyalty backend.
 
-Matching is by email, with the loyalty backend's service credentials, and only for a customer the
-commerce backend has already returned to this caller. The batch functions take many customers
-at once, so a page of 50 customers costs a bounded number of loyalty calls.
+A link matches on the credential the commerce backend verified for its customer (its sign-in
+identifier: email for Menu email-auth brands and Kibo, phone number for Menu phone-auth brands),
+and never on one the gateway lets change without a code: such a credential proves nothing, and
+matching on it would show another member's points and level to whoever typed their address in.
+Accounts are looked up with the loyalty backend's service credentials, and only for customers
+the commerce backend has already returned to this caller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from customer_gateway.connectors.protocol import Capability, Connector
-from customer_gateway.domain import Customer, LoyaltyStatus
+from customer_gateway.connectors.protocol import Capability, ChangeFlow, Connector
+from customer_gateway.domain import ChangeKind, Customer, LoyaltyStatus, ValidationError
 from customer_gateway.services.backends import Backends
+from customer_gateway.services.validation import normalise_email, normalise_phone_number
 
-__all__ = ["LoyaltyService"]
+__all__ = ["LinkKey", "LoyaltyService"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkKey:
+    """Where to look for a commerce customer's loyalty account, and by which credential."""
+
+    backend: str
+    kind: ChangeKind
+    value: str  # normalised: casefolded email, or E.164 phone number
+
+
+def _normalised(kind: ChangeKind, value: str) -> str | None:
+    try:
+        if kind is ChangeKind.EMAIL:
+            return normalise_email(value).casefold()
+        return normalise_phone_number(value)
+    except ValidationError:
+        return None
 
 
 class LoyaltyService:
@@ -30,13 +53,32 @@ class LoyaltyService:
     def is_loyalty_backend(self, name: str) -> bool:
         return Capability.LOYALTY in self.backends.get(name).capabilities
 
+    def link_key(self, customer: Customer) -> LinkKey | None:
+        """How a commerce customer is found on its linked loyalty backend, if it can be."""
+        connector = self.backends.get(customer.backend)
+        kind = connector.verified_credential
+        linked = connector.loyalty_backend
+        if linked is None or kind is None or connector.change_flow(kind) is ChangeFlow.DIRECT:
+            return None
+        raw = customer.credential(kind)
+        value = _normalised(kind, raw) if raw else None
+        return LinkKey(linked, kind, value) if value else None
+
     def _loyalty(self, name: str) -> Connector:
         return self.backends.require(name, Capability.LOYALTY)
 
-    async def accounts_by_email(self, backend: str, emails: Sequence[str]) -> dict[str, Customer]:
-        """Loyalty accounts keyed by the casefolded email they were asked for."""
-        found = await self._loyalty(backend).find_by_emails(list(emails))
-        return {email.casefold(): customer for email, customer in found.items()}
+    async def accounts(
+        self, backend: str, kind: ChangeKind, values: Sequence[str]
+    ) -> dict[str, Customer]:
+        """Loyalty accounts whose credential equals one of `values` (normalised), by value."""
+        found = await self._loyalty(backend).find_by_credentials(kind, list(values))
+        accounts: dict[str, Customer] = {}
+        for value, customer in found.items():
+            key = _normalised(kind, value)
+            own = customer.credential(kind)
+            if key is not None and own is not None and _normalised(kind, own) == key:
+                accounts[key] = customer
+        return accounts
 
     async def status(self, backend: str, native_id: str) -> LoyaltyStatus | None:
         return await self._loyalty(backend).loyalty_status(native_id)

@@ -1,8 +1,10 @@
 """Request admission at the HTTP edge: a body-size cap and CSRF prevention for /graphql.
 
-Both run before any parsing or upstream call. CSRF follows Apollo's rule: a browser can send a
-"simple" request (GET, or POST as text/plain, form-encoded or multipart) cross-site without a
-preflight, so such requests run no operation unless they carry a header that forces one.
+Both run before any parsing or upstream call. CSRF follows Apollo Server's rule: a browser sends
+a request cross-site without a CORS preflight only when its Content-Type, if it has one, is
+text/plain, form-encoded or multipart and it carries no custom header; such a request runs no
+operation unless it carries one of the headers below. Any other Content-Type (a GET with
+`Content-Type: application/json` included) cannot be sent cross-site without a preflight.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["PREFLIGHT_HEADERS", "BodySizeLimitMiddleware", "CsrfMiddleware"]
 
-PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "x-requested-with")
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
 _SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -72,11 +74,18 @@ class _TooLarge(Exception):
 
 
 class CsrfMiddleware:
-    """Refuses operations from requests a browser could send cross-site without a preflight."""
+    """Refuses operations from requests a browser could send cross-site without a preflight.
 
-    def __init__(self, app: ASGIApp, path: str = "/graphql") -> None:
+    `page_requests`: GraphiQL is on, so a GET asking for HTML loads its page (the view runs no
+    document for such a GET) and needs no preflight. With GraphiQL off no request is exempt.
+    """
+
+    def __init__(
+        self, app: ASGIApp, path: str = "/graphql", *, page_requests: bool = False
+    ) -> None:
         self.app = app
         self.path = path
+        self.page_requests = page_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -94,14 +103,14 @@ class CsrfMiddleware:
             return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    def _needs_preflight(method: str, headers: Headers) -> bool:
-        if any(headers.get(name) for name in PREFLIGHT_HEADERS):
+    def _needs_preflight(self, method: str, headers: Headers) -> bool:
+        if method not in ("GET", "POST"):
+            return False  # the view answers 405 and runs nothing
+        if method == "GET" and self.page_requests and "text/html" in headers.get("accept", ""):
             return False
-        if method == "GET":
-            # GraphiQL itself is an HTML page, not an operation.
-            return "text/html" not in headers.get("accept", "")
-        if method != "POST":
-            return False
-        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        return content_type in _SIMPLE_TYPES or content_type == ""
+        content_type = headers.get("content-type")
+        if content_type is not None:
+            media_type = content_type.split(";")[0].strip().lower()
+            if media_type not in _SIMPLE_TYPES:
+                return False  # not sendable cross-site without a preflight
+        return not any(headers.get(name) for name in PREFLIGHT_HEADERS)

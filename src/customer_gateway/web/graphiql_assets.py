@@ -32,6 +32,15 @@ def _split(path: str) -> tuple[str, str, str] | None:
     return name, version, rest
 
 
+def _version(package: Path) -> object:
+    """The installed version of a package folder, or None when it is not one."""
+    try:
+        data = json.loads((package / "package.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("version") if isinstance(data, dict) else None
+
+
 def graphiql_asset_routes(folder: Path) -> list[Route]:
     root = folder.resolve()
 
@@ -42,10 +51,8 @@ def graphiql_asset_routes(folder: Path) -> list[Route]:
         name, version, rest = split
         package = (root / name).resolve()
         file = (package / rest).resolve()
-        if not (package.is_relative_to(root) and file.is_relative_to(package) and file.is_file()):
-            return PlainTextResponse("Not Found", status_code=404)
-        installed = json.loads((package / "package.json").read_text()).get("version")
-        if installed != version:
+        inside = package.parent.is_relative_to(root) and file.is_relative_to(package)
+        if not (inside and file.is_file() and _version(package) == version):
             return PlainTextResponse("Not Found", status_code=404)
         return FileResponse(file, headers={"Cache-Control": "public, max-age=86400"})
 

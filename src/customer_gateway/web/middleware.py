@@ -10,6 +10,7 @@ import uuid
 
 import orjson
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_gateway.domain import BackendUnavailableError, GatewayError
@@ -24,7 +25,9 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware:
-    """Accepts a sane client `X-Request-ID` or makes one, returns it, and logs the request."""
+    """Accepts a sane client `X-Request-ID` or makes one, returns it, and logs the request.
+    A client that disconnects before its body arrived is logged with status 499, not as an
+    error of the app: there is nobody left to answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -50,6 +53,8 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            status = 499  # gone before its body arrived (or cut off for being slow): no answer
         finally:
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
@@ -70,7 +75,8 @@ class LastResortMiddleware:
     usable, and one log line names the request id and the exception's type.
 
     Documented errors keep their code (a store outage that reached this far is
-    BACKEND_UNAVAILABLE, 503); anything else is INTERNAL (500) with a fixed message.
+    BACKEND_UNAVAILABLE, 503); anything else is INTERNAL (500) with a fixed message. A client
+    that went away gets nothing (see RequestIdMiddleware).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -89,6 +95,8 @@ class LastResortMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            raise  # nobody is left to answer: the request id's line says 499
         except Exception as error:
             errors_logger.error(
                 "request failed outside GraphQL execution",

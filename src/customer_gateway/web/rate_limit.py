@@ -49,11 +49,17 @@ def _trusted(address: str, networks: list[Network]) -> bool:
 
 
 def client_address(scope: Scope, networks: list[Network]) -> str:
+    """The TCP peer, or behind trusted proxies the hop the first of them saw.
+
+    Every `X-Forwarded-For` line counts, read right to left: a proxy may append its own line
+    (HAProxy's `option forwardfor`) after one the client sent, and reading only the first line
+    would believe the client's.
+    """
     peer = scope["client"][0] if scope.get("client") else "unknown"
     if not networks or not _trusted(peer, networks):
         return str(peer)
-    forwarded = Headers(scope=scope).get("x-forwarded-for", "")
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    lines = Headers(scope=scope).getlist("x-forwarded-for")
+    hops = [hop.strip() for line in lines for hop in line.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _trusted(hop, networks):
             return hop

@@ -14,6 +14,7 @@ from customer_gateway.connectors.registry import (
     build_connector,
     load_connector_kinds,
 )
+from customer_gateway.connectors.routes import UUID
 
 
 def test_built_in_kinds_register_through_entry_points() -> None:
@@ -46,6 +47,7 @@ class Overclaiming(UnsupportedOperations):
     capabilities = frozenset({Capability.LEVELS})
     update_fields: frozenset[str] = frozenset()
     loyalty_backend = None
+    customer_id_shape = UUID
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -58,6 +60,19 @@ class Overclaiming(UnsupportedOperations):
 def test_a_plugin_claiming_what_it_cannot_do_is_refused() -> None:
     with pytest.raises(ConnectorKindError, match="claims 'levels' but does not implement levels"):
         build_connector("o", {"kind": "overclaiming"}, {"overclaiming": Overclaiming})  # type: ignore[dict-item]
+
+
+class Shapeless(Overclaiming):
+    """Says nothing of its ids, so the gateway could not check one before building a path."""
+
+    kind: ClassVar[str] = "shapeless"
+    capabilities = frozenset()
+    customer_id_shape = None  # type: ignore[assignment]
+
+
+def test_a_plugin_without_a_customer_id_shape_is_refused() -> None:
+    with pytest.raises(ConnectorKindError, match="'s' does not declare customer_id_shape"):
+        build_connector("s", {"kind": "shapeless"}, {"shapeless": Shapeless})  # type: ignore[dict-item]
 
 
 def test_broken_plugins_name_themselves(monkeypatch: pytest.MonkeyPatch) -> None:

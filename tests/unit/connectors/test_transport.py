@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from customer_gateway.connectors.routes import Route
 from customer_gateway.connectors.transport import Transport
 from customer_gateway.domain import (
     AuthenticationError,
@@ -37,8 +38,8 @@ def transport(handler: Handler, **kw: object) -> tuple[Transport, list[httpx.Req
 
 async def test_every_call_gets_a_fresh_uuid_request_id_and_the_default_headers() -> None:
     t, seen = transport(lambda r: httpx.Response(200, json={}), headers={"Application": "app"})
-    await t.request("GET", "customers/me")
-    await t.request("GET", "customers/me")
+    await t.request("GET", Route("customers/me").path())
+    await t.request("GET", Route("customers/me").path())
     ids = [r.headers["x-request-id"] for r in seen]
     assert len(set(ids)) == 2
     assert all(uuid.UUID(i).version == 4 for i in ids)
@@ -49,7 +50,7 @@ async def test_every_call_gets_a_fresh_uuid_request_id_and_the_default_headers()
 async def test_idempotent_reads_are_retried_on_5xx_then_succeed() -> None:
     answers = iter([503, 503, 200])
     t, seen = transport(lambda r: httpx.Response(next(answers), json={"ok": True}))
-    response = await t.request("GET", "x", idempotent=True)
+    response = await t.request("GET", Route("x").path(), idempotent=True)
     assert response.status == 200 and len(seen) == 3
 
 
@@ -57,14 +58,16 @@ async def test_idempotent_reads_are_retried_on_5xx_then_succeed() -> None:
 async def test_writes_and_non_idempotent_calls_are_sent_once(method: str) -> None:
     t, seen = transport(lambda r: httpx.Response(503))
     with pytest.raises(BackendUnavailableError):
-        await t.request(method, "x")  # idempotent defaults to False (e.g. Menu's refresh GET)
+        await t.request(
+            method, Route("x").path()
+        )  # idempotent defaults to False (e.g. Menu's refresh GET)
     assert len(seen) == 1
 
 
 async def test_retries_stop_after_max_attempts() -> None:
     t, seen = transport(lambda r: httpx.Response(500), max_attempts=3)
     with pytest.raises(BackendUnavailableError):
-        await t.request("GET", "x", idempotent=True)
+        await t.request("GET", Route("x").path(), idempotent=True)
     assert len(seen) == 3
 
 
@@ -83,18 +86,18 @@ async def test_statuses_map_through_the_failure_table(status: int, error: type[E
         lambda r: httpx.Response(status, headers={"location": "http://elsewhere.test/"})
     )
     with pytest.raises(error):
-        await t.request("GET", "x")
+        await t.request("GET", Route("x").path())
 
 
 async def test_accepted_statuses_reach_the_connector() -> None:
     t, _ = transport(lambda r: httpx.Response(422, json={"errors": {}}))
-    response = await t.request("PUT", "x", accept=(422,))
+    response = await t.request("PUT", Route("x").path(), accept=(422,))
     assert response.status == 422 and response.json_object() == {"errors": {}}
 
 
 async def test_malformed_json_is_a_backend_error() -> None:
     t, _ = transport(lambda r: httpx.Response(200, text="<html>oops</html>"))
-    response = await t.request("GET", "x")
+    response = await t.request("GET", Route("x").path())
     with pytest.raises(BackendProtocolError):
         response.json()
 
@@ -102,13 +105,13 @@ async def test_malformed_json_is_a_backend_error() -> None:
 async def test_non_object_json_is_a_backend_error() -> None:
     t, _ = transport(lambda r: httpx.Response(200, json=[1, 2]))
     with pytest.raises(BackendProtocolError):
-        (await t.request("GET", "x")).json_object()
+        (await t.request("GET", Route("x").path())).json_object()
 
 
 async def test_oversized_responses_are_refused() -> None:
     t, _ = transport(lambda r: httpx.Response(200, content=b"x" * 2048), max_response_bytes=1024)
     with pytest.raises(BackendProtocolError):
-        await t.request("GET", "x")
+        await t.request("GET", Route("x").path())
 
 
 def raiser(exc: Exception) -> Handler:
@@ -121,21 +124,21 @@ def raiser(exc: Exception) -> Handler:
 async def test_read_timeout_on_a_write_marks_the_outcome_unknown() -> None:
     t, _ = transport(raiser(httpx.ReadTimeout("slow")))
     with pytest.raises(BackendTimeoutError) as caught:
-        await t.request("PUT", "x")
+        await t.request("PUT", Route("x").path())
     assert caught.value.outcome_unknown is True
 
 
 async def test_connect_errors_are_unavailable_with_a_known_outcome() -> None:
     t, seen = transport(raiser(httpx.ConnectError("refused")))
     with pytest.raises(BackendUnavailableError) as caught:
-        await t.request("PUT", "x")
+        await t.request("PUT", Route("x").path())
     assert caught.value.outcome_unknown is False and len(seen) == 1
 
 
 async def test_dropped_connection_after_a_write_is_unknown_outcome() -> None:
     t, _ = transport(raiser(httpx.RemoteProtocolError("dropped")))
     with pytest.raises(BackendUnavailableError) as caught:
-        await t.request("POST", "x")
+        await t.request("POST", Route("x").path())
     assert caught.value.outcome_unknown is True
 
 
@@ -143,6 +146,6 @@ async def test_cookies_from_one_answer_never_ride_along_on_the_next() -> None:
     t, seen = transport(
         lambda r: httpx.Response(200, json={}, headers={"Set-Cookie": "session=customer-a; Path=/"})
     )
-    await t.request("GET", "customers/me")
-    await t.request("GET", "customers/me")
+    await t.request("GET", Route("customers/me").path())
+    await t.request("GET", Route("customers/me").path())
     assert "cookie" not in seen[1].headers

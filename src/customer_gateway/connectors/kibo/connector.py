@@ -25,8 +25,9 @@ from customer_gateway.connectors.protocol import (
     ServiceCredentials,
     UnsupportedOperations,
 )
+from customer_gateway.connectors.routes import INT32, Route, UpstreamPath
 from customer_gateway.connectors.service_token import IssuedToken, ServiceToken
-from customer_gateway.connectors.transport import Transport, UpstreamResponse
+from customer_gateway.connectors.transport import Transport, UpstreamResponse, token_header
 from customer_gateway.domain import (
     AuthenticationError,
     AuthResult,
@@ -49,6 +50,17 @@ T = TypeVar("T")
 
 _MAX_PAGE_SIZE = 200
 
+# Account and contact ids are int32.
+APP_TOKEN = Route("platform/applications/authtickets/oauth")
+SIGN_IN = Route("commerce/customer/authtickets")
+REFRESH = Route("commerce/customer/authtickets/refresh")
+CURRENT = Route("commerce/customer/accounts/current")
+ACCOUNTS = Route("commerce/customer/accounts")
+ACCOUNT = Route("commerce/customer/accounts/{id}", id=INT32)
+ACTION = Route("commerce/customer/accounts/{id}/action", id=INT32)
+CONTACTS = Route("commerce/customer/accounts/{id}/contacts", id=INT32)
+CONTACT = Route("commerce/customer/accounts/{id}/contacts/{contact}", id=INT32, contact=INT32)
+
 
 class KiboSettings(BackendSettings):
     kind: Literal["kibo"] = "kibo"
@@ -63,6 +75,8 @@ class KiboConnector(UnsupportedOperations):
     transport: Transport
     kind: ClassVar[str] = "kibo"
     settings_model: ClassVar[type[KiboSettings]] = KiboSettings
+    customer_id_shape = INT32
+    verified_credential = ChangeKind.EMAIL  # the shopper's sign-in; changed behind a code
     capabilities = frozenset(
         {
             Capability.SIGN_IN,
@@ -123,7 +137,7 @@ class KiboConnector(UnsupportedOperations):
     async def _fetch_app_token(self) -> IssuedToken:
         response = await self.auth_transport.request(
             "POST",
-            "platform/applications/authtickets/oauth",
+            APP_TOKEN.path(),
             json={
                 "client_id": self.settings.client_id,
                 "client_secret": self.settings.client_secret.get_secret_value(),
@@ -146,7 +160,7 @@ class KiboConnector(UnsupportedOperations):
     async def _call(
         self,
         method: str,
-        path: str,
+        path: UpstreamPath,
         *,
         user_claims: str | None = None,
         params: Mapping[str, Any] | None = None,
@@ -155,11 +169,12 @@ class KiboConnector(UnsupportedOperations):
     ) -> UpstreamResponse:
         """A tenant call with the app token. A 401 renews the app token (one login at a time)
         and repeats the call once; a 401 after that is the caller's (returned if accepted)."""
+        claims = None if user_claims is None else token_header(user_claims)
 
         async def send(app_token: str) -> UpstreamResponse:
             headers = {"Authorization": f"Bearer {app_token}"}
-            if user_claims is not None:
-                headers["x-vol-user-claims"] = user_claims
+            if claims is not None:
+                headers["x-vol-user-claims"] = claims
             return await self.transport.request(
                 method,
                 path,
@@ -180,7 +195,7 @@ class KiboConnector(UnsupportedOperations):
     async def sign_in(self, username: str, password: str) -> AuthResult:
         response = await self._call(
             "POST",
-            "commerce/customer/authtickets",
+            SIGN_IN.path(),
             json={"username": username, "password": password},
             accept=(400, 401, 403, 404),
         )
@@ -191,7 +206,7 @@ class KiboConnector(UnsupportedOperations):
     async def refresh_token(self, refresh_token: str) -> AuthResult:
         response = await self._call(
             "PUT",
-            "commerce/customer/authtickets/refresh",
+            REFRESH.path(),
             params={"refreshToken": refresh_token},
             accept=(400, 401, 403, 404),
         )
@@ -200,9 +215,7 @@ class KiboConnector(UnsupportedOperations):
         return self._ticket(response)
 
     async def current_customer(self, access_token: str) -> Customer:
-        response = await self._call(
-            "GET", "commerce/customer/accounts/current", user_claims=access_token
-        )
+        response = await self._call("GET", CURRENT.path(), user_claims=access_token)
         return self._customer(response)
 
     async def get_customer(self, native_id: str, credentials: Credentials) -> Customer:
@@ -225,11 +238,10 @@ class KiboConnector(UnsupportedOperations):
         contact = mapping.primary_contact(account.get("contacts"))
         contact_body = mapping.contact_with_phone(contact, account, value)
         claims = _claims(credentials)
-        path = f"commerce/customer/accounts/{_account_id(native_id)}/contacts"
         if contact is not None and contact.get("id") is not None:
-            method, path = "PUT", f"{path}/{contact['id']}"
+            method, path = "PUT", CONTACT.path(id=native_id, contact=str(contact["id"]))
         else:
-            method = "POST"
+            method, path = "POST", CONTACTS.path(id=native_id)
         response = await self._call(
             method, path, user_claims=claims, json=contact_body, accept=(400, 409)
         )
@@ -251,7 +263,7 @@ class KiboConnector(UnsupportedOperations):
             params["filter"] = expression
         if limit == 0:
             params["pageSize"] = 1
-        response = await self._call("GET", "commerce/customer/accounts", params=params)
+        response = await self._call("GET", ACCOUNTS.path(), params=params)
         page = self._page(response, offset)
         if limit == 0:
             return CustomerPage(customers=(), offset=offset, total=page.total)
@@ -263,7 +275,7 @@ class KiboConnector(UnsupportedOperations):
         """One filtered list call per 50 ids (service scope), instead of one read per id."""
         if isinstance(credentials, CustomerCredentials):
             return await super().get_customers(native_ids, credentials)
-        ids = [str(_account_id(i)) for i in dict.fromkeys(native_ids)]
+        ids = [i for i in dict.fromkeys(native_ids) if INT32.matches(i)]
         found: dict[str, Customer] = {}
         for start in range(0, len(ids), 50):
             chunk = ids[start : start + 50]
@@ -272,7 +284,7 @@ class KiboConnector(UnsupportedOperations):
                 "pageSize": len(chunk),
                 "filter": " or ".join(f"id eq {i}" for i in chunk),
             }
-            response = await self._call("GET", "commerce/customer/accounts", params=params)
+            response = await self._call("GET", ACCOUNTS.path(), params=params)
             found.update({c.native_id: c for c in self._page(response, 0).customers})
         return found
 
@@ -280,7 +292,7 @@ class KiboConnector(UnsupportedOperations):
         action = "EnableAccount" if active else "DisableAccount"
         await self._call(
             "POST",
-            f"commerce/customer/accounts/{_account_id(native_id)}/action",
+            ACTION.path(id=native_id),
             json={"actionName": action},
         )
         return await self.get_customer(native_id, _SERVICE)
@@ -290,7 +302,7 @@ class KiboConnector(UnsupportedOperations):
     async def _get_account(self, native_id: str, credentials: Credentials) -> UpstreamResponse:
         return await self._call(
             "GET",
-            f"commerce/customer/accounts/{_account_id(native_id)}",
+            ACCOUNT.path(id=native_id),
             user_claims=_claims(credentials),
         )
 
@@ -299,7 +311,7 @@ class KiboConnector(UnsupportedOperations):
     ) -> Customer:
         response = await self._call(
             "PUT",
-            f"commerce/customer/accounts/{_account_id(native_id)}",
+            ACCOUNT.path(id=native_id),
             user_claims=_claims(credentials),
             json=body,
             accept=(400, 409),
@@ -341,10 +353,3 @@ def _unauthorized(response: UpstreamResponse) -> bool:
 
 def _claims(credentials: Credentials) -> str | None:
     return credentials.access_token if isinstance(credentials, CustomerCredentials) else None
-
-
-def _account_id(native_id: str) -> int:
-    """Kibo account ids are int32; anything else cannot be one of its customers."""
-    if not native_id.isdigit() or int(native_id) > 2**31 - 1:
-        raise InvalidInputError("Not a customer id.")
-    return int(native_id)

@@ -24,7 +24,8 @@ from customer_gateway.connectors.protocol import (
     CustomerCredentials,
     UnsupportedOperations,
 )
-from customer_gateway.connectors.transport import Transport, UpstreamResponse
+from customer_gateway.connectors.routes import UUID, Route
+from customer_gateway.connectors.transport import Transport, UpstreamResponse, token_header
 from customer_gateway.domain import (
     AuthenticationError,
     AuthResult,
@@ -40,6 +41,16 @@ from customer_gateway.domain import (
 
 __all__ = ["MenuConnector", "MenuSettings"]
 
+# Customer-account ids are UUIDs (the JWT's numeric `sub` is not one of them).
+LOGIN = Route("customers/login")
+REFRESH = Route("customers/refresh")
+ME = Route("customers/me")
+ACCOUNT = Route("customer-accounts/{id}", id=UUID)
+VERIFY = {
+    ChangeKind.EMAIL: Route("customer-accounts/{id}/verify-email-update", id=UUID),
+    ChangeKind.PHONE_NUMBER: Route("customer-accounts/{id}/verify-phone-number-update", id=UUID),
+}
+
 
 class MenuSettings(BackendSettings):
     kind: Literal["menu"] = "menu"
@@ -54,6 +65,7 @@ class MenuConnector(UnsupportedOperations):
     transport: Transport
     kind: ClassVar[str] = "menu"
     settings_model: ClassVar[type[MenuSettings]] = MenuSettings
+    customer_id_shape = UUID
     capabilities = frozenset(
         {
             Capability.SIGN_IN,
@@ -82,9 +94,12 @@ class MenuConnector(UnsupportedOperations):
         if self._demographic:
             fields.add("birth_date")
         self.update_fields = frozenset(fields)
+        # The brand's sign-in credential: Menu verifies it, and changes it only behind its own
+        # code; the other one changes directly, so it can never link a loyalty account.
         self._otp_kind = (
             ChangeKind.EMAIL if settings.auth_type == "email" else ChangeKind.PHONE_NUMBER
         )
+        self.verified_credential: ChangeKind | None = self._otp_kind
         self.transport = Transport.for_backend(
             name,
             settings,
@@ -112,7 +127,7 @@ class MenuConnector(UnsupportedOperations):
         key = "email" if "@" in username else "phone_number"
         response = await self.transport.request(
             "POST",
-            "customers/login",
+            LOGIN.path(),
             json={key: username, "password": password},
             accept=(400, 401, 404, 422),
         )
@@ -122,8 +137,12 @@ class MenuConnector(UnsupportedOperations):
 
     async def refresh_token(self, refresh_token: str) -> AuthResult:
         # A GET that issues a new token and revokes the old one: never retried.
+        try:
+            headers = _bearer(refresh_token)
+        except AuthenticationError:
+            raise InvalidTokenError(field=("refreshToken",), backend=self.name) from None
         response = await self.transport.request(
-            "GET", "customers/refresh", headers=_bearer(refresh_token), accept=(400, 401, 403)
+            "GET", REFRESH.path(), headers=headers, accept=(400, 401, 403)
         )
         if response.status != 200:
             raise InvalidTokenError(field=("refreshToken",), backend=self.name)
@@ -131,7 +150,7 @@ class MenuConnector(UnsupportedOperations):
 
     async def current_customer(self, access_token: str) -> Customer:
         response = await self.transport.request(
-            "GET", "customers/me", headers=_bearer(access_token), idempotent=True
+            "GET", ME.path(), headers=_bearer(access_token), idempotent=True
         )
         return self._customer(response)
 
@@ -149,10 +168,9 @@ class MenuConnector(UnsupportedOperations):
     async def confirm_change(
         self, native_id: str, kind: ChangeKind, code: str, credentials: Credentials
     ) -> Customer:
-        action = "verify-email-update" if kind is ChangeKind.EMAIL else "verify-phone-number-update"
         response = await self.transport.request(
             "PUT",
-            f"customer-accounts/{native_id}/{action}",
+            VERIFY[kind].path(id=native_id),
             headers=self._customer_headers(credentials),
             json={"confirmation_code": code},
             accept=(400, 422),
@@ -166,7 +184,7 @@ class MenuConnector(UnsupportedOperations):
     ) -> Customer:
         response = await self.transport.request(
             "PUT",
-            f"customer-accounts/{native_id}",
+            ACCOUNT.path(id=native_id),
             headers=self._customer_headers(credentials),
             json=body,
             accept=(400, 422),
@@ -208,6 +226,4 @@ class MenuConnector(UnsupportedOperations):
 
 
 def _bearer(token: str) -> dict[str, str]:
-    if not token:
-        raise AuthenticationError()
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token_header(token)}"}

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
+import pydantic
 from pydantic import SecretStr
 
 from customer_gateway.concurrency import gather_bounded
@@ -27,8 +28,9 @@ from customer_gateway.connectors.protocol import (
     ServiceCredentials,
     UnsupportedOperations,
 )
+from customer_gateway.connectors.routes import DIGITS, UUID, Route, UpstreamPath, segment_name
 from customer_gateway.connectors.service_token import IssuedToken, ServiceToken
-from customer_gateway.connectors.transport import Transport, UpstreamResponse
+from customer_gateway.connectors.transport import Transport, UpstreamResponse, token_header
 from customer_gateway.domain import (
     AuthenticationError,
     AuthResult,
@@ -62,11 +64,40 @@ class OpenLoyaltySettings(BackendSettings):
     admin_username: str
     admin_password: SecretStr
 
+    @pydantic.field_validator("store_code")
+    @classmethod
+    def _one_segment(cls, store_code: str) -> str:
+        if not segment_name(store_code):
+            raise ValueError("a store code is letters, digits, - and _")
+        return store_code
+
+
+ADMIN_LOGIN = Route("admin/login_check")
+TOKEN_REFRESH = Route("token/refresh")
+
+
+class Routes:
+    """The store's endpoints; customer ids are UUIDs, SMS confirmation codes digits."""
+
+    def __init__(self, store: str) -> None:
+        self.login = Route(f"{store}/customer/login_check")
+        self.customer = Route(f"{store}/customer/{{id}}", id=UUID)
+        self.confirm_change = Route(f"{store}/customer/confirm-change/{{code}}", code=DIGITS)
+        self.customers = Route(f"{store}/admin/customer")
+        self.status = Route(f"{store}/admin/customer/{{id}}/status", id=UUID)
+        self.own_status = Route(f"{store}/customer/customer/{{id}}/status", id=UUID)
+        self.levels = Route(f"{store}/level")
+        self.activate = Route(f"{store}/admin/customer/{{id}}/activate", id=UUID)
+        self.deactivate = Route(f"{store}/admin/customer/{{id}}/deactivate", id=UUID)
+        self.assign_level = Route(f"{store}/customer/{{id}}/level", id=UUID)
+
 
 class OpenLoyaltyConnector(UnsupportedOperations):
     transport: Transport
     kind: ClassVar[str] = "open_loyalty"
     settings_model: ClassVar[type[OpenLoyaltySettings]] = OpenLoyaltySettings
+    customer_id_shape = UUID
+    verified_credential = ChangeKind.EMAIL  # sign-in; changed only behind a gateway code
     capabilities = frozenset(
         {
             Capability.SIGN_IN,
@@ -98,7 +129,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         self.name = name
         self.settings = settings
         self.loyalty_backend = settings.loyalty
-        self.store = settings.store_code
+        self.routes = Routes(settings.store_code)
         self.transport = Transport.for_backend(
             name, settings, headers={"Accept": "application/json"}, http_transport=http_transport
         )
@@ -122,7 +153,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def _admin_login(self) -> IssuedToken:
         response = await self.transport.request(
             "POST",
-            "admin/login_check",
+            ADMIN_LOGIN.path(),
             json={
                 "_username": self.settings.admin_username,
                 "_password": self.settings.admin_password.get_secret_value(),
@@ -139,7 +170,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def _request(
         self,
         method: str,
-        path: str,
+        path: UpstreamPath,
         credentials: Credentials,
         *,
         headers: Mapping[str, str] | None = None,
@@ -148,23 +179,16 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     ) -> UpstreamResponse:
         """A call with the customer's token, or with the admin token, which a 401 renews (one
         login at a time) before the call is repeated once."""
+
+        async def send(token: str, ok: tuple[int, ...] = accept) -> UpstreamResponse:
+            sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+            return await self.transport.request(method, path, headers=sent, accept=ok, **options)
+
         if isinstance(credentials, CustomerCredentials):
-            bearer = {"Authorization": f"Bearer {credentials.access_token}"}
-            return await self.transport.request(
-                method, path, headers={**bearer, **(headers or {})}, accept=accept, **options
-            )
-
-        async def send(admin_token: str) -> UpstreamResponse:
-            bearer = {"Authorization": f"Bearer {admin_token}"}
-            return await self.transport.request(
-                method,
-                path,
-                headers={**bearer, **(headers or {})},
-                accept=(401, *accept),
-                **options,
-            )
-
-        response = await self.admin_token.call(send, refused=lambda r: r.status == 401)
+            return await send(token_header(credentials.access_token))
+        response = await self.admin_token.call(
+            lambda token: send(token, (401, *accept)), refused=lambda r: r.status == 401
+        )
         if response.status != 401 or 401 in accept:
             return response
         raise AuthenticationError(backend=self.name)
@@ -172,7 +196,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def sign_in(self, username: str, password: str) -> AuthResult:
         response = await self.transport.request(
             "POST",
-            f"{self.store}/customer/login_check",
+            self.routes.login.path(),
             json={"_username": username, "_password": password},
             accept=(400, 401),
         )
@@ -182,7 +206,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
 
     async def refresh_token(self, refresh_token: str) -> AuthResult:
         response = await self.transport.request(
-            "POST", "token/refresh", json={"refresh_token": refresh_token}, accept=(400, 401)
+            "POST", TOKEN_REFRESH.path(), json={"refresh_token": refresh_token}, accept=(400, 401)
         )
         if response.status != 200:
             raise InvalidTokenError(field=("refreshToken",), backend=self.name)
@@ -196,11 +220,12 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     # --- customers ---------------------------------------------------------------------
 
     def _token_customer(self, access_token: str) -> str:
-        """The token's `id` claim; Open Loyalty checks the token itself on every call."""
+        """The token's `id` claim, unverified (Open Loyalty checks the token on every call), so
+        used only if it has the shape of a customer id: a forged claim reaches no endpoint."""
         customer_id = mapping.token_claims(access_token).get("id")
-        if not isinstance(customer_id, str) or not customer_id:
+        if not UUID.matches(customer_id):
             raise AuthenticationError(backend=self.name)
-        return customer_id
+        return str(customer_id)
 
     async def current_customer(self, access_token: str) -> Customer:
         customer_id = self._token_customer(access_token)
@@ -211,7 +236,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
 
     async def get_customer(self, native_id: str, credentials: Credentials) -> Customer:
         response = await self._request(
-            "GET", f"{self.store}/customer/{native_id}", credentials, idempotent=True
+            "GET", self.routes.customer.path(id=native_id), credentials, idempotent=True
         )
         return self._customer(response)
 
@@ -233,7 +258,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         self, native_id: str, kind: ChangeKind, code: str, credentials: Credentials
     ) -> Customer:
         response = await self._request(
-            "POST", f"{self.store}/customer/confirm-change/{code}", credentials, accept=(400, 404)
+            "POST", self.routes.confirm_change.path(code=code), credentials, accept=(400, 404)
         )
         if response.status not in (200, 204):
             raise OtpError("OTP_INVALID", backend=self.name)
@@ -244,7 +269,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     ) -> None:
         response = await self._request(
             "PUT",
-            f"{self.store}/customer/{native_id}",
+            self.routes.customer.path(id=native_id),
             credentials,
             headers=_FORM,
             data=dict(mapping.form_fields(values)),
@@ -273,28 +298,33 @@ class OpenLoyaltyConnector(UnsupportedOperations):
                 "page": str(page),
                 "perPage": str(per_page),
             }
-            response = await self._admin_get(f"{self.store}/admin/customer", params)
+            response = await self._admin_get(self.routes.customers.path(), params)
             found, total = self._customer_list(response)
             rows.extend(found)
         start = offset - (first_page - 1) * per_page
         return CustomerPage(tuple(rows[start : start + limit]), offset, total)
 
-    async def find_by_emails(self, emails: Sequence[str]) -> dict[str, Customer]:
-        """Exact-match lookups, concurrent but bounded (Open Loyalty has no batch lookup)."""
+    async def find_by_credentials(
+        self, kind: ChangeKind, values: Sequence[str]
+    ) -> dict[str, Customer]:
+        """Exact-match lookups on the admin list (`strict=1`), concurrent but bounded: Open
+        Loyalty has no batch lookup."""
+        field = "email" if kind is ChangeKind.EMAIL else "phone"
 
-        async def one(email: str) -> tuple[str, Customer | None]:
-            params = {"email": email, "strict": "1", "perPage": "1"}
-            response = await self._admin_get(f"{self.store}/admin/customer", params)
+        async def one(value: str) -> tuple[str, Customer | None]:
+            params = {field: value, "strict": "1", "perPage": "2"}
+            response = await self._admin_get(self.routes.customers.path(), params)
             found, _ = self._customer_list(response)
-            match = next((c for c in found if (c.email or "").casefold() == email.casefold()), None)
-            return email, match
+            wanted = value.casefold()
+            matches = [c for c in found if (c.credential(kind) or "").casefold() == wanted]
+            return value, matches[0] if len(matches) == 1 else None  # never guess between two
 
-        calls = [partial(one, email) for email in dict.fromkeys(emails)]
+        calls = [partial(one, value) for value in dict.fromkeys(values)]
         results = await gather_bounded(calls, limit=_LOOKUP_CONCURRENCY)
-        return {email: customer for email, customer in results if customer is not None}
+        return {value: customer for value, customer in results if customer is not None}
 
     async def loyalty_status(self, native_id: str) -> LoyaltyStatus | None:
-        response = await self._admin_get(f"{self.store}/admin/customer/{native_id}/status")
+        response = await self._admin_get(self.routes.status.path(id=native_id))
         return await self._status(response)
 
     async def own_loyalty_status(self, access_token: str) -> LoyaltyStatus | None:
@@ -303,7 +333,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         customer_id = self._token_customer(access_token)
         response = await self._request(
             "GET",
-            f"{self.store}/customer/customer/{customer_id}/status",
+            self.routes.own_status.path(id=customer_id),
             CustomerCredentials(access_token),
             idempotent=True,
         )
@@ -320,7 +350,7 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         cached = self._levels
         if cached is not None and cached[0] > self._clock():
             return cached[1]
-        response = await self._admin_get(f"{self.store}/level", {"perPage": "100"})
+        response = await self._admin_get(self.routes.levels.path(), {"perPage": "100"})
 
         def parse() -> list[Level]:
             data = response.json_object()
@@ -334,16 +364,14 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         return levels
 
     async def set_active(self, native_id: str, active: bool) -> Customer:
-        action = "activate" if active else "deactivate"
-        await self._request(
-            "POST", f"{self.store}/admin/customer/{native_id}/{action}", ServiceCredentials()
-        )
+        route = self.routes.activate if active else self.routes.deactivate
+        await self._request("POST", route.path(id=native_id), ServiceCredentials())
         return await self.get_customer(native_id, ServiceCredentials())
 
     async def assign_level(self, native_id: str, level_id: str) -> Customer:
         await self._request(
             "POST",
-            f"{self.store}/customer/{native_id}/level",
+            self.routes.assign_level.path(id=native_id),
             ServiceCredentials(),
             headers=_FORM,
             data={"levelId": level_id},
@@ -352,7 +380,9 @@ class OpenLoyaltyConnector(UnsupportedOperations):
 
     # --- helpers -----------------------------------------------------------------------
 
-    async def _admin_get(self, path: str, params: dict[str, str] | None = None) -> UpstreamResponse:
+    async def _admin_get(
+        self, path: UpstreamPath, params: dict[str, str] | None = None
+    ) -> UpstreamResponse:
         return await self._request(
             "GET", path, ServiceCredentials(), params=params, idempotent=True
         )

@@ -1,0 +1,130 @@
+"""Slow clients are cut off by the server `serve` runs, and cannot starve other clients.
+
+The attacks of issue 11 (item 3), bounded for a test: hundreds of sockets that send a request
+line and then one header line at intervals, slow bodies a byte at a time, and idle connections
+up to the cap. Each one is closed by the server within its timeout, while `{__typename}` on a
+fresh connection keeps answering quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.live import serve_process
+
+TIMEOUT_S = 3.0  # header and body timeouts of the gateway under attack
+GIVE_UP_S = 15.0  # a socket still open by then was never cut off
+TYPENAME = {"query": "{ __typename }"}
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[str]:
+    config = f"""[gateway]
+log_level = "WARNING"
+header_timeout_s = {TIMEOUT_S}
+body_timeout_s = {TIMEOUT_S}
+max_connections = 1000
+"""
+    with serve_process(config, tmp_path) as (url, _):
+        yield url
+
+
+async def held_for(port: int, opening: bytes, drip: bytes, every_s: float) -> float:
+    """Sends `opening`, then `drip` every `every_s`; how long the server kept the connection
+    open (infinite if it was still open after GIVE_UP_S)."""
+    loop = asyncio.get_running_loop()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = loop.time()
+    try:
+        writer.write(opening)
+        while loop.time() - started < GIVE_UP_S:
+            try:
+                if not await asyncio.wait_for(reader.read(1024), every_s):
+                    return loop.time() - started  # the server closed it
+            except TimeoutError:
+                writer.write(drip)
+                await writer.drain()
+        return math.inf
+    except ConnectionError:
+        return loop.time() - started  # closed with our unread bytes: a reset
+    finally:
+        writer.close()
+
+
+def typename_latencies(url: str, seconds: float) -> list[float]:
+    """`{__typename}` over a fresh connection each time, for `seconds`."""
+    latencies = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        with httpx.Client(timeout=GIVE_UP_S) as client:
+            response = client.post(f"{url}/graphql", json=TYPENAME)
+        latencies.append(time.monotonic() - started)
+        assert response.json() == {"data": {"__typename": "Query"}}
+        time.sleep(0.05)
+    return latencies
+
+
+async def attack(
+    url: str, sockets: int, opening: bytes, drip: bytes
+) -> tuple[list[float], list[float]]:
+    port = int(url.rsplit(":", 1)[1])
+    held = [held_for(port, opening, drip, every_s=0.5) for _ in range(sockets)]
+    probe = asyncio.to_thread(typename_latencies, url, TIMEOUT_S)
+    *durations, latencies = await asyncio.gather(*held, probe)
+    return list(durations), latencies
+
+
+def assert_cut_off_in_time(durations: list[float], latencies: list[float]) -> None:
+    assert max(durations) < TIMEOUT_S + 3, sorted(durations)[-5:]  # cut off, not held
+    assert min(durations) >= TIMEOUT_S * 0.95  # by the timeout, not by anything sooner
+    # Meanwhile the gateway stayed quick for others: a bound far under the timeout.
+    assert latencies and statistics.median(latencies) < 0.5 and max(latencies) < TIMEOUT_S / 2
+
+
+def test_trickled_headers_are_cut_off_and_others_stay_fast(gateway: str) -> None:
+    durations, latencies = asyncio.run(
+        attack(gateway, 300, b"POST /graphql HTTP/1.1\r\nHost: gateway\r\n", b"X-Slow: 1\r\n")
+    )
+    assert_cut_off_in_time(durations, latencies)
+
+
+def test_a_slow_body_is_cut_off_and_others_stay_fast(gateway: str, tmp_path: Path) -> None:
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000000\r\n\r\n{"
+    )
+    durations, latencies = asyncio.run(attack(gateway, 100, head, b" "))
+    assert_cut_off_in_time(durations, latencies)
+    log = (tmp_path / "serve.stderr").read_text()
+    assert '"level": "ERROR"' not in log, log[:500]  # a cut-off client is no error of the app
+
+
+def test_connections_over_the_cap_are_closed_at_once(tmp_path: Path) -> None:
+    header_timeout_s = 6.0  # long enough that the twenty are surely accepted before the 21st
+    config = (
+        f'[gateway]\nlog_level = "WARNING"\nheader_timeout_s = {header_timeout_s}\n'
+        "max_connections = 20\n"
+    )
+
+    async def run(port: int) -> tuple[list[float], float]:
+        idle = [held_for(port, b"", b"", every_s=GIVE_UP_S) for _ in range(20)]
+        tasks = [asyncio.ensure_future(coroutine) for coroutine in idle]
+        await asyncio.sleep(2)  # the twenty are connected and say nothing
+        over = await held_for(port, b"", b"", every_s=GIVE_UP_S)
+        return list(await asyncio.gather(*tasks)), over
+
+    with serve_process(config, tmp_path) as (url, _):
+        idle, over = asyncio.run(run(int(url.rsplit(":", 1)[1])))
+        assert over < header_timeout_s / 2  # the 21st: closed without waiting for anything
+        # Connections that never send a byte are cut off by the header timeout too.
+        assert all(header_timeout_s * 0.95 <= held < header_timeout_s + 3 for held in idle), idle
+        assert httpx.post(f"{url}/graphql", json=TYPENAME, timeout=5).status_code == 200
