@@ -12,9 +12,11 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from customer_gateway.api.context import Services
+from customer_gateway.api.persisted import DOCUMENT_TTL_S, MEMORY_DOCUMENTS_MAX_BYTES
 from customer_gateway.api.schema import SchemaOptions, build_schema
 from customer_gateway.api.trusted_documents import TrustedDocuments
 from customer_gateway.api.view import GatewayGraphQL
+from customer_gateway.connectors.config import BackendSettings
 from customer_gateway.connectors.protocol import Connector
 from customer_gateway.connectors.registry import create_connector
 from customer_gateway.observability.tracing import enable_tracing
@@ -26,28 +28,20 @@ from customer_gateway.otp.notify import (
     SmtpSettings,
     WebhookNotifier,
 )
-from customer_gateway.otp.store import MemoryStore, Store
 from customer_gateway.services import Backends, ChangeService, CustomerService
 from customer_gateway.services.changes import ChangeLimits
 from customer_gateway.services.loyalty import LoyaltyService
 from customer_gateway.settings import LoadedSettings, OtpSection
+from customer_gateway.store import Store, build_store, persisted_documents, rate_counters
 from customer_gateway.web.admission import BodySizeLimitMiddleware, CsrfMiddleware
 from customer_gateway.web.cache_control import PrivateAnswersMiddleware
 from customer_gateway.web.cors import cors_middleware
 from customer_gateway.web.graphiql_assets import ASSETS_PREFIX, graphiql_asset_routes
 from customer_gateway.web.health import health_routes
-from customer_gateway.web.middleware import RequestIdMiddleware
+from customer_gateway.web.middleware import LastResortMiddleware, RequestIdMiddleware
 from customer_gateway.web.rate_limit import RateLimitMiddleware, RateLimits
 
 __all__ = ["build_app", "build_services"]
-
-
-def build_store(url: str, clock: Callable[[], float] = time.time) -> Store:
-    if url == "memory://":
-        return MemoryStore(clock)
-    from customer_gateway.otp.redis_store import RedisStore
-
-    return RedisStore(url, clock=clock)
 
 
 def build_notifier(otp: OtpSection, secret: bytes) -> Notifier:
@@ -87,13 +81,20 @@ def build_services(
             for name, backend in loaded.backends.items()
         }
     backends = Backends(connectors)
-    store = build_store(loaded.settings.store.url, clock)
+    store = build_store(
+        loaded.settings.store.url,
+        timeout_s=loaded.settings.store.timeout_s,
+        documents_max_bytes=MEMORY_DOCUMENTS_MAX_BYTES,
+        document_ttl_s=DOCUMENT_TTL_S,
+        clock=clock,
+    )
     otp = loaded.settings.otp
     limits = ChangeLimits(
         ttl_s=otp.ttl_s,
         max_attempts=otp.max_attempts,
         sends_per_customer=otp.sends_per_customer,
         send_window_s=otp.send_window_s,
+        write_deadlines=_write_deadlines(loaded),
     )
     secret = _otp_secret(otp)
     notifier = build_notifier(otp, secret)
@@ -111,9 +112,18 @@ def build_services(
         changes=changes,
         loyalty=LoyaltyService(backends),
         admin_keys=loaded.admin_keys,
-        notifier=notifier,
     )
     return services, store
+
+
+def _write_deadlines(loaded: LoadedSettings) -> dict[str, float]:
+    """How long one confirm may hold a change for its backend write: a read and a write, each
+    within the backend's own timeouts."""
+    return {
+        name: 2 * (backend.connect_timeout_s + backend.timeout_s)
+        for name, backend in loaded.backends.items()
+        if isinstance(backend, BackendSettings)
+    }
 
 
 def build_app(
@@ -143,7 +153,7 @@ def build_app(
         schema,
         services,
         graphiql=gateway.graphiql_enabled,
-        persisted_queries=store if gateway.persisted_queries else None,
+        persisted_queries=persisted_documents(store) if gateway.persisted_queries else None,
         default_document=default_document,
         asset_prefix=ASSETS_PREFIX if assets else None,
         trusted_documents=TrustedDocuments(loaded.trusted_documents or {}, enforce=trusted.enforce)
@@ -157,7 +167,7 @@ def build_app(
             yield
         finally:
             await services.backends.aclose()
-            await services.notifier.aclose()
+            await services.changes.notifier.aclose()
             await store.aclose()
 
     routes: list[BaseRoute] = [
@@ -177,12 +187,20 @@ def build_app(
         cors.allow_origins, allow_credentials=cors.allow_credentials, max_age_s=cors.max_age_s
     )
     # Outermost first. CORS sits outside every refusal (429, 413, CSRF, 405), so a browser app
-    # can read them, and answers preflights before any of them.
+    # can read them, and answers preflights before any of them. The last resort sits inside the
+    # request id and the two header-only layers (CORS, private answers), so its answer carries
+    # all three, and outside everything that can fail.
     middleware = [
         Middleware(RequestIdMiddleware),
         *([browsers] if browsers is not None else []),
         Middleware(PrivateAnswersMiddleware),
-        Middleware(RateLimitMiddleware, store=store, limits=rate_limits, clock=clock),
+        Middleware(LastResortMiddleware),
+        Middleware(
+            RateLimitMiddleware,
+            counters=rate_counters(store, clock),
+            limits=rate_limits,
+            clock=clock,
+        ),
         Middleware(BodySizeLimitMiddleware, max_bytes=gateway.max_body_bytes),
         Middleware(CsrfMiddleware, page_requests=gateway.graphiql_enabled),
     ]

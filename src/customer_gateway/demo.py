@@ -164,6 +164,6 @@ def build_demo(base_url: str, *, graphiql_assets: str | None = None) -> Demo:
 
 async def _gateway_outbox(request: Request) -> JSONResponse:
     """The codes the gateway itself sent (its `outbox` notifier), for the demo only."""
-    notifier = request.app.state.services.notifier
+    notifier = request.app.state.services.changes.notifier
     messages = notifier.messages if isinstance(notifier, OutboxNotifier) else []
     return JSONResponse([m.payload() for m in messages])

@@ -117,6 +117,7 @@ class StoreSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str = Field("memory://", pattern=r"^(memory://|rediss?://.+)$")
+    timeout_s: float = Field(0.25, gt=0, le=10)  # bounds every store call, connecting included
 
 
 class OtpSection(BaseModel):

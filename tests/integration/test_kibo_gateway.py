@@ -33,6 +33,7 @@ SIGN_IN = """mutation($u: String!, $p: String!) { signIn(backend: "kibo", userna
 REQUEST_EMAIL = "mutation($id: ID!, $e: String!) { requestEmailChange(id: $id, email: $e) { pending expiresAt customer { email pendingEmailChange } userErrors { field code } } }"
 CONFIRM_EMAIL = "mutation($id: ID!, $c: String!) { confirmEmailChange(id: $id, code: $c) { customer { email pendingEmailChange } userErrors { field code message } } }"
 REQUEST_PHONE = "mutation($id: ID!, $p: String!) { requestPhoneNumberChange(id: $id, phoneNumber: $p) { pending customer { phoneNumber pendingPhoneNumberChange } userErrors { field code } } }"
+CONFIRM_WITH_RETRY = "mutation($id: ID!, $c: String!) { confirmEmailChange(id: $id, code: $c) { customer { email } userErrors { code retryAfter } } }"
 CONFIRM_PHONE = "mutation($id: ID!, $c: String!) { confirmPhoneNumberChange(id: $id, code: $c) { customer { phoneNumber pendingPhoneNumberChange } userErrors { code } } }"
 
 
@@ -52,7 +53,7 @@ def codes(gateway: TestClient) -> OutboxNotifier:
 
 
 def codes_of(app: Starlette) -> OutboxNotifier:
-    notifier = app.state.services.notifier
+    notifier = app.state.services.changes.notifier
     assert isinstance(notifier, OutboxNotifier)
     return notifier
 
@@ -466,16 +467,20 @@ def test_twenty_concurrent_right_codes_make_one_write(
         def confirm(_: int) -> dict[str, Any]:
             response = httpx.post(
                 f"{gateway.url}/graphql",
-                json={"query": CONFIRM_EMAIL, "variables": {"id": cid, "c": code}},
+                json={"query": CONFIRM_WITH_RETRY, "variables": {"id": cid, "c": code}},
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=10,
             )
             return response.json()["data"]["confirmEmailChange"]  # type: ignore[no-any-return]
 
         results = list(pool.map(confirm, range(20)))
+    # One write; every other confirm either saw it landed (the same right code: success) or
+    # was told to come back (never NO_PENDING_CHANGE while the change is being applied).
     successes = [r for r in results if not r["userErrors"]]
-    assert len(successes) == 1
-    assert sorted({e["code"] for r in results for e in r["userErrors"]}) == ["NO_PENDING_CHANGE"]
+    assert successes and all(r["customer"]["email"] == "ada@example.org" for r in successes)
+    errors = [e for r in results for e in r["userErrors"]]
+    assert {e["code"] for e in errors} <= {"CHANGE_IN_PROGRESS"}
+    assert all(e["retryAfter"] >= 1 for e in errors)
     assert kibo.journal.count("PUT") == 1
 
 
@@ -499,12 +504,15 @@ def test_an_ambiguous_write_is_reconciled_not_repeated(
     ]
     assert second["customer"]["email"] == "ada@example.org" and second["userErrors"] == []
     assert kibo.journal.count("PUT") == 1  # read back, not written twice
-    assert (
-        gql(kibo_gateway, CONFIRM_EMAIL, {"id": cid, "c": code}, token=token)["data"][
-            "confirmEmailChange"
-        ]["userErrors"][0]["code"]
-        == "NO_PENDING_CHANGE"
-    )
+    # The same code once more: the change is done, so the same answer, and still one write.
+    third = gql(kibo_gateway, CONFIRM_EMAIL, {"id": cid, "c": code}, token=token)["data"][
+        "confirmEmailChange"
+    ]
+    assert third == second and kibo.journal.count("PUT") == 1
+    other = gql(kibo_gateway, CONFIRM_EMAIL, {"id": cid, "c": wrong(code)}, token=token)
+    assert [e["code"] for e in other["data"]["confirmEmailChange"]["userErrors"]] == [
+        "NO_PENDING_CHANGE"
+    ]
 
 
 def test_a_refused_write_reports_the_backend_reason(

@@ -144,7 +144,7 @@ def test_codes_never_reach_logs_or_responses(
     caplog.set_level(logging.DEBUG)
     token, cid = sign_in(kibo_gateway)
     responses = [gql(kibo_gateway, REQUEST, {"id": cid}, token=token)]
-    notifier = kibo_gateway.app.state.services.notifier  # type: ignore[attr-defined]
+    notifier = kibo_gateway.app.state.services.changes.notifier  # type: ignore[attr-defined]
     code = notifier.messages[-1].code
     responses.append(
         gql(

@@ -36,7 +36,7 @@ def loyalty(sandboxes: Sandboxes) -> OpenLoyaltySandbox:
 
 
 def outbox(gateway: TestClient) -> OutboxNotifier:
-    notifier = gateway.app.state.services.notifier  # type: ignore[attr-defined]
+    notifier = gateway.app.state.services.changes.notifier  # type: ignore[attr-defined]
     assert isinstance(notifier, OutboxNotifier)
     return notifier
 
@@ -406,7 +406,10 @@ def test_email_change_is_confirmed_by_a_gateway_code(
     again = gql(linked_gateway, confirm, {"id": cid, "c": message.code}, token=token)["data"][
         "confirmEmailChange"
     ]
-    assert again["userErrors"] == [{"code": "NO_PENDING_CHANGE"}]
+    assert again == done and loyalty.journal.count("PUT") == 1  # done: same answer, no write
+    assert gql(linked_gateway, confirm, {"id": cid, "c": wrong}, token=token)["data"][
+        "confirmEmailChange"
+    ]["userErrors"] == [{"code": "NO_PENDING_CHANGE"}]
 
 
 # --- loyalty linked onto a commerce backend -----------------------------------------------

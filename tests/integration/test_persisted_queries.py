@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from conftest import GatewayFactory, LiveGatewayFactory, Sandboxes, menu_backend
-from customer_gateway.api.persisted import MAX_PERSISTED_CHARS
+from customer_gateway.api.persisted import MAX_PERSISTED_BYTES
 from support.graphql import gql
 
 QUERY = "query Backends { backends { name kind } }"
@@ -81,7 +81,7 @@ def test_get_runs_a_registered_query_but_never_a_mutation(client: TestClient) ->
 
 
 def test_documents_over_the_size_limit_are_refused_and_not_kept(client: TestClient) -> None:
-    big = QUERY + " " * MAX_PERSISTED_CHARS
+    big = QUERY + " " * MAX_PERSISTED_BYTES
     digest = hashlib.sha256(big.encode()).hexdigest()
     _, body = post(client, {"query": big, "extensions": persisted(digest)})
     assert body["data"] is None

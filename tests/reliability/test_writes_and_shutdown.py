@@ -160,8 +160,11 @@ def test_p25_sigterm_finishes_in_flight_requests(sandboxes: Sandboxes, tmp_path:
         def call(_: int) -> str:
             try:
                 response = httpx.post(f"{url}/graphql", json=query, timeout=15)
-            except httpx.ConnectError:
-                return "refused"  # a clean refusal before it was accepted
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+                # Refused before the server took the request in: the connection was not
+                # accepted, or closed by the stopping server without reading the request.
+                # Requests it took in are counted below and must all be answered.
+                return "refused"
             body = response.json()
             return (
                 "ok"
@@ -171,14 +174,16 @@ def test_p25_sigterm_finishes_in_flight_requests(sandboxes: Sandboxes, tmp_path:
 
         with concurrent.futures.ThreadPoolExecutor(50) as pool:
             futures = [pool.submit(call, i) for i in range(50)]
-            waited = time.monotonic() + 10
+            waited = time.monotonic() + 30
             while sandboxes.menu.journal.count("POST", "/customers/login") < 45:
                 assert time.monotonic() < waited, "requests did not reach the backend"
                 time.sleep(0.05)
+            in_flight = sandboxes.menu.journal.count("POST", "/customers/login")
             process.send_signal(signal.SIGTERM)  # at least 45 are in flight, waiting upstream
             outcomes = [f.result() for f in futures]
         assert outcomes.count("bad") == 0
-        assert outcomes.count("ok") >= 45 and set(outcomes) <= {"ok", "refused"}
+        assert set(outcomes) <= {"ok", "refused"}
+        assert outcomes.count("ok") >= in_flight  # every request in flight was finished
         # Exited within the grace period; uvicorn re-raises the SIGTERM it handled, hence -15.
         assert process.wait(timeout=25) in (0, -signal.SIGTERM)
 

@@ -190,7 +190,9 @@ def test_p8_per_token_limit(limited: TestClient, sandboxes: Sandboxes) -> None:
         headers={"Authorization": "Bearer other-token"},
     )
     assert other.status_code == 200  # another client is not affected
-    assert sandboxes.kibo.journal.count("GET", "accounts/current") <= 3
+    # Three requests got through; the first 401 also renewed the app token and repeated its
+    # call once (the renewal then rests for a second), so one more call at most.
+    assert sandboxes.kibo.journal.count("GET", "accounts/current") <= 3 + 1
 
 
 def test_p8_per_address_limit_holds_across_rotating_tokens_and_spoofed_headers(

@@ -111,7 +111,7 @@ def latest_code(gateway: TestClient, sandboxes: Sandboxes, backend: str, change:
         message = sandboxes.loyalty.outbox.latest()
         assert message is not None
         return message.code
-    notifier = gateway.app.state.services.notifier  # type: ignore[attr-defined]
+    notifier = gateway.app.state.services.changes.notifier  # type: ignore[attr-defined]
     assert isinstance(notifier, OutboxNotifier)
     code = notifier.messages[-1].code
     assert code is not None

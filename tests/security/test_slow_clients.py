@@ -41,8 +41,10 @@ async def held_for(port: int, opening: bytes, drip: bytes, every_s: float) -> fl
     """Sends `opening`, then `drip` every `every_s`; how long the server kept the connection
     open (infinite if it was still open after GIVE_UP_S)."""
     loop = asyncio.get_running_loop()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    # From before connecting: the server's clock starts once it accepts, and on a busy machine
+    # this coroutine may resume well after that, which would make the hold look shorter.
     started = loop.time()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(opening)
         while loop.time() - started < GIVE_UP_S:

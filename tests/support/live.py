@@ -51,7 +51,14 @@ class LiveServer:
         self.sock = sock or bind_free()
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", **config}
+        # A handler a test left hanging (a `hang` fault) is cancelled a second into shutdown,
+        # rather than holding the server, and the run's teardown, for the join's 10 s.
+        options: dict[str, Any] = {
+            "log_level": "warning",
+            "lifespan": "on",
+            "timeout_graceful_shutdown": 1,
+            **config,
+        }
         self.server = uvicorn.Server(uvicorn.Config(app, **options))
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from customer_gateway.api.loaders import Loaders
-from customer_gateway.otp.notify import Notifier
 from customer_gateway.services import Backends, Caller, ChangeService, CustomerService
 from customer_gateway.services.loyalty import LoyaltyService
 
@@ -26,7 +25,6 @@ class Services:
     changes: ChangeService
     loyalty: LoyaltyService
     admin_keys: list[str] = field(repr=False)
-    notifier: Notifier = field(repr=False)
 
 
 @dataclass

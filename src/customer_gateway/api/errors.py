@@ -41,7 +41,14 @@ def to_user_errors(
         if problem.field:
             head = renames.get(problem.field[0], _camel(problem.field[0]))
             path = [*prefix, head, *(_camel(part) for part in problem.field[1:])]
-        result.append(UserError(field=path, message=problem.message, code=problem.code))
+        result.append(
+            UserError(
+                field=path,
+                message=problem.message,
+                code=problem.code,
+                retry_after=problem.retry_after,
+            )
+        )
     return result
 
 

@@ -4,7 +4,11 @@ A client sends `extensions.persistedQuery.sha256Hash` alone; the gateway answers
 document it stored under that hash, or PERSISTED_QUERY_NOT_FOUND, after which the client sends
 hash and document together once and the gateway stores it. Hot clients then skip sending the
 document, and the gateway's document cache skips parsing it. Documents live in the gateway's
-store (memory or Redis), so every replica knows a hash any of them has seen.
+store (memory or Redis), so every replica knows a hash any of them has seen; while the store is
+out, a look-up misses and the client re-sends the document.
+
+The limits on what is kept live here: each document's size, what the memory store holds in all
+(bytes, least recently used dropped first), and how long Redis keeps one.
 """
 
 from __future__ import annotations
@@ -13,17 +17,21 @@ import hashlib
 import re
 from typing import Any
 
-from customer_gateway.otp.store import Store
+from customer_gateway.store import Documents
 
 __all__ = [
-    "MAX_PERSISTED_CHARS",
+    "DOCUMENT_TTL_S",
+    "MAX_PERSISTED_BYTES",
+    "MEMORY_DOCUMENTS_MAX_BYTES",
     "PersistedQueryError",
     "check_document_hash",
     "persisted_hash",
     "resolve_persisted_query",
 ]
 
-MAX_PERSISTED_CHARS = 64 * 1024  # larger documents run, but are not kept
+MAX_PERSISTED_BYTES = 64 * 1024  # larger documents (UTF-8) run, but are not kept
+MEMORY_DOCUMENTS_MAX_BYTES = 16 * 1024 * 1024  # all documents the memory store keeps
+DOCUMENT_TTL_S = 7 * 24 * 3600  # each document's life in Redis
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -55,7 +63,7 @@ def check_document_hash(query: str, digest: str) -> None:
         )
 
 
-async def resolve_persisted_query(store: Store, query: str | None, persisted: Any) -> str:
+async def resolve_persisted_query(store: Documents, query: str | None, persisted: Any) -> str:
     """The document to run for a request carrying a `persistedQuery` extension."""
     digest = persisted_hash(persisted)
     if query is None:
@@ -64,6 +72,6 @@ async def resolve_persisted_query(store: Store, query: str | None, persisted: An
             raise PersistedQueryError(200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
         return stored
     check_document_hash(query, digest)
-    if len(query) <= MAX_PERSISTED_CHARS:
+    if len(query.encode()) <= MAX_PERSISTED_BYTES:
         await store.put_document(digest, query)
     return query

@@ -265,6 +265,10 @@ class UserError:
     )
     message: str
     code: str
+    retry_after: int | None = strawberry.field(
+        default=None,
+        description="Seconds after which the same request may succeed (CHANGE_IN_PROGRESS).",
+    )
 
 
 @strawberry.type

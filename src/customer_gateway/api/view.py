@@ -28,8 +28,8 @@ from customer_gateway.api.context import GatewayContext, Services
 from customer_gateway.api.loaders import Loaders
 from customer_gateway.api.persisted import PersistedQueryError, resolve_persisted_query
 from customer_gateway.api.trusted_documents import TrustedDocuments
-from customer_gateway.otp.store import Store
 from customer_gateway.services import Caller, admin_key_matches
+from customer_gateway.store import Documents
 
 __all__ = ["GRAPHQL_RESPONSE_JSON", "GatewayGraphQL"]
 
@@ -93,7 +93,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         services: Services,
         *,
         graphiql: bool,
-        persisted_queries: Store | None = None,
+        persisted_queries: Documents | None = None,
         default_document: str | None = None,
         asset_prefix: str | None = None,
         trusted_documents: TrustedDocuments | None = None,

@@ -1,9 +1,11 @@
 """Per-backend protection: a circuit breaker and a retry budget.
 
 Breaker: 5 consecutive failures (timeouts, connection errors, 5xx) open it for 30 s; then one
-probe is let through (half-open); success closes it, failure opens it again. Budget: retries may
-add at most ~10 % to a backend's traffic (each request earns 0.09 of a retry, at most 10 saved),
-so a failing backend is not hit harder by the gateway's own retries.
+probe is let through (half-open); success closes it, failure opens it again. Budget: over any
+10 s, retries may add 10 % of the requests plus a floor of `min_per_s` a second (Finagle's
+RetryBudget: percentCanRetry plus minRetriesPerSec over a TTL), so a failing backend is not hit
+much harder by the gateway's own retries, yet a quiet one still gets its occasional transient
+failure retried.
 """
 
 from __future__ import annotations
@@ -86,16 +88,48 @@ class CircuitBreaker:
 
 
 class RetryBudget:
-    def __init__(self, ratio: float = 0.09, initial: float = 2.0, cap: float = 10.0) -> None:
+    """Requests and retries counted in `slices` time slices over the last `ttl_s`; a retry may
+    be taken while retries so far < floor * ttl + ratio * requests (all within the window)."""
+
+    def __init__(
+        self,
+        *,
+        ratio: float = 0.1,
+        min_per_s: float = 2.0,
+        ttl_s: float = 10.0,
+        slices: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ratio = ratio
-        self.cap = cap
-        self._tokens = initial
+        self.floor = min_per_s * ttl_s
+        self._slice_s = ttl_s / slices
+        self._clock = clock
+        self._requests = [0] * slices
+        self._retries = [0] * slices
+        self._slice = int(clock() / self._slice_s)
+        self._total_requests = 0
+        self._total_retries = 0
+
+    def _advance(self) -> int:
+        """The current slice's index, with slices older than the window emptied."""
+        now = int(self._clock() / self._slice_s)
+        slices = len(self._requests)
+        for passed in range(self._slice + 1, min(now, self._slice + slices) + 1):
+            i = passed % slices
+            self._total_requests -= self._requests[i]
+            self._total_retries -= self._retries[i]
+            self._requests[i] = self._retries[i] = 0
+        self._slice = max(self._slice, now)
+        return self._slice % slices
 
     def deposit(self) -> None:
-        self._tokens = min(self.cap, self._tokens + self.ratio)
+        self._requests[self._advance()] += 1
+        self._total_requests += 1
 
     def withdraw(self) -> bool:
-        if self._tokens < 1.0:
+        i = self._advance()
+        if self._total_retries + 1 > self.floor + self.ratio * self._total_requests:
             return False
-        self._tokens -= 1.0
+        self._retries[i] += 1
+        self._total_retries += 1
         return True

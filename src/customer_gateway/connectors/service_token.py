@@ -1,7 +1,13 @@
-"""A backend's service-account token: fetched once, shared, renewed before it expires.
+"""A backend's service-account token: fetched once, shared, renewed before it expires, and
+renewed at once when the backend refuses it.
 
 However many requests need it at once, one login is in flight (single flight); a failed login
-is not cached, so the next request tries again.
+is not cached, so the next request tries again. A call the backend refuses (401) renews the
+token, whatever its age, and is sent once more with the new one, so a revoked token never
+reaches a caller as their own failure (a customer is never told their password is wrong because
+of the gateway's credentials). When the repeat is refused too, the refusal was the caller's
+(a wrong password, an expired ticket): that renewal was not needed, and refusals in the next
+`hold_off_s` renew nothing, so wrong passwords cannot make the gateway log in per request.
 """
 
 from __future__ import annotations
@@ -10,8 +16,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 __all__ = ["IssuedToken", "ServiceToken"]
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +35,16 @@ class ServiceToken:
         fetch: Callable[[], Awaitable[IssuedToken]],
         *,
         renew_before_s: float = 60.0,
+        hold_off_s: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch
         self._renew_before_s = renew_before_s
+        self._hold_off_s = hold_off_s
         self._clock = clock
         self._token: IssuedToken | None = None
-        self._fetched_at = 0.0
         self._inflight: asyncio.Task[IssuedToken] | None = None
+        self._renewals_needless_until = 0.0
 
     async def get(self) -> str:
         token = self._token
@@ -41,13 +52,32 @@ class ServiceToken:
             return token.value
         return (await self._refresh()).value
 
-    def invalidate_if_older_than(self, age_s: float) -> bool:
-        """Drop the cached token if it is at least `age_s` old (a 401 may mean it was revoked);
-        a younger token is kept, so bad customer tokens cannot force a login per request."""
-        if self._token is not None and self._clock() - self._fetched_at >= age_s:
+    async def call(self, send: Callable[[str], Awaitable[R]], *, refused: Callable[[R], bool]) -> R:
+        """`send` with the token; if the backend refused the token, renew it and send once
+        more. The answer returned may still be a refusal: then it is the caller's."""
+        token = await self.get()
+        answer = await send(token)
+        if not refused(answer):
+            return answer
+        renewed = await self._renewed(token)
+        if renewed is None:
+            return answer
+        answer = await send(renewed)
+        if refused(answer):
+            self._renewals_needless_until = self._clock() + self._hold_off_s
+        return answer
+
+    async def _renewed(self, refused: str) -> str | None:
+        """A token other than the refused one: the one someone already renewed, or a new one;
+        None while renewals have just proved needless."""
+        current = self._token
+        if current is not None and current.value != refused:
+            return current.value
+        if self._inflight is None and self._clock() < self._renewals_needless_until:
+            return None
+        if current is not None and current.value == refused:
             self._token = None
-            return True
-        return False
+        return (await self._refresh()).value
 
     async def _refresh(self) -> IssuedToken:
         if self._inflight is None:
@@ -62,5 +92,4 @@ class ServiceToken:
     async def _fetch_and_store(self) -> IssuedToken:
         token = await self._fetch()
         self._token = token
-        self._fetched_at = self._clock()
         return token

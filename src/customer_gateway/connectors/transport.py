@@ -120,6 +120,7 @@ class Transport:
         connect_timeout_s: float = 3.0,
         timeout_s: float = 10.0,
         max_attempts: int = 3,
+        retry_floor_per_s: float = 2.0,
         circuit_failures: int = 5,
         circuit_open_s: float = 30.0,
         headers: Mapping[str, str] | None = None,
@@ -130,7 +131,7 @@ class Transport:
     ) -> None:
         self.backend = backend
         self.breaker = CircuitBreaker(backend, threshold=circuit_failures, open_s=circuit_open_s)
-        self.budget = RetryBudget()
+        self.budget = RetryBudget(min_per_s=retry_floor_per_s)
         self.max_attempts = max(1, max_attempts)
         self.status_table = status_table
         self.max_response_bytes = max_response_bytes
@@ -162,6 +163,7 @@ class Transport:
             connect_timeout_s=settings.connect_timeout_s,
             timeout_s=settings.timeout_s,
             max_attempts=settings.max_attempts,
+            retry_floor_per_s=settings.retry_floor_per_s,
             circuit_failures=settings.circuit_failures,
             circuit_open_s=settings.circuit_open_s,
             engine=settings.http_engine,

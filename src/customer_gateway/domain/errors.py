@@ -7,7 +7,7 @@ GatewayError
 │   ├── InvalidTokenError              INVALID_TOKEN (refresh with an expired/revoked/unknown token)
 │   ├── ValidationError                INVALID / TAKEN, one FieldProblem per offending field
 │   └── OtpError                       OTP_INVALID, OTP_EXPIRED, OTP_ATTEMPTS_EXCEEDED,
-│                                      NO_PENDING_CHANGE
+│                                      NO_PENDING_CHANGE, CHANGE_IN_PROGRESS (retry_after)
 ├── AuthenticationError        UNAUTHENTICATED  missing, expired or invalid bearer token
 ├── PermissionDeniedError      FORBIDDEN        not this caller's customer, or no admin key
 ├── NotFoundError              NOT_FOUND
@@ -16,7 +16,8 @@ GatewayError
 ├── RateLimitedError           RATE_LIMITED     with retry_after seconds
 └── BackendError
     ├── BackendUnavailableError    BACKEND_UNAVAILABLE  timeout, connection error, 5xx, open circuit
-    │   └── BackendTimeoutError    (outcome_unknown=True when a write may have been applied)
+    │   ├── BackendTimeoutError    (outcome_unknown=True when a write may have been applied)
+    │   └── StoreUnavailableError  the gateway's own store (backend "store") is down or slow
     └── BackendProtocolError       BACKEND_ERROR        an answer the connector cannot use
 ```
 Messages are fixed texts chosen by the gateway: never a token, code, password or upstream body.
@@ -24,6 +25,7 @@ Messages are fixed texts chosen by the gateway: never a token, code, password or
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -42,6 +44,7 @@ __all__ = [
     "OtpError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "StoreUnavailableError",
     "UnsupportedError",
     "UserFacingError",
     "ValidationError",
@@ -70,6 +73,7 @@ class FieldProblem:
     field: tuple[str, ...] | None
     message: str
     code: str = "INVALID"
+    retry_after: int | None = None  # seconds, for outcomes that go away by themselves
 
     # Fixed texts for problems a backend reported: a vendor's own wording never reaches a client.
     MESSAGES: ClassVar[dict[str, str]] = {
@@ -135,13 +139,24 @@ class OtpError(UserFacingError):
         "OTP_EXPIRED": "The code has expired; request a new one.",
         "OTP_ATTEMPTS_EXCEEDED": "Too many wrong codes; the change was cancelled.",
         "NO_PENDING_CHANGE": "There is no pending change to confirm.",
+        "CHANGE_IN_PROGRESS": "The change is being applied; confirm again shortly.",
     }
 
     def __init__(
-        self, code: str, *, field: tuple[str, ...] | None = ("code",), backend: str | None = None
+        self,
+        code: str,
+        *,
+        field: tuple[str, ...] | None = ("code",),
+        backend: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.code = code
+        self.retry_after = None if retry_after is None else max(1, math.ceil(retry_after))
         super().__init__(self.MESSAGES[code], field=field, backend=backend)
+
+    @property
+    def problems(self) -> tuple[FieldProblem, ...]:
+        return (FieldProblem(self.field, self.message, self.code, self.retry_after),)
 
 
 class AuthenticationError(GatewayError):
@@ -204,6 +219,15 @@ class BackendUnavailableError(BackendError):
 
 class BackendTimeoutError(BackendUnavailableError):
     default_message = "The backend did not answer in time."
+
+
+class StoreUnavailableError(BackendUnavailableError):
+    """The gateway's store did not answer in time; only what needs it fails."""
+
+    default_message = "The gateway's store is unavailable."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, backend="store")
 
 
 class BackendProtocolError(BackendError):

@@ -85,6 +85,18 @@ class Metrics:
             ["scope"],
             registry=r,
         )
+        self.store_up = Gauge(
+            "customer_gateway_store_up",
+            "1 while the shared store answers within its timeout, 0 during an outage.",
+            registry=r,
+        )
+        self.store_fallbacks = Counter(
+            "customer_gateway_store_fallbacks",
+            "Store calls answered without the store during an outage (per-process rate limit, "
+            "persisted-query miss).",
+            ["use"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,1 +1,1 @@
-"""One-time-password confirmed changes: codes, the shared store, limits and notifiers."""
+"""One-time-password confirmed changes: codes, the pending-change record, and notifiers."""

@@ -8,7 +8,9 @@ A plan is a list of rules; each matches a method and a path fragment and fires f
 - `huge`: 200 streaming a 50 MiB body;
 - `drop`: close the connection before any response;
 - `apply_then_drop`: let the emulator apply the request, then break the connection before the
-  response is complete, so the client cannot know the outcome.
+  response is complete, so the client cannot know the outcome;
+- `apply_then_malformed`: let the emulator apply the request, then answer 200 with a truncated
+  JSON body (an answer that cannot tell the client what happened).
 """
 
 from __future__ import annotations
@@ -28,9 +30,20 @@ from customer_gateway.sandbox.common import is_inspection
 __all__ = ["FAULT_KINDS", "Fault", "FaultMiddleware", "FaultPlan", "fault_routes"]
 
 FAULT_KINDS = frozenset(
-    {"status", "delay", "hang", "malformed", "html", "huge", "drop", "apply_then_drop"}
+    {
+        "status",
+        "delay",
+        "hang",
+        "malformed",
+        "html",
+        "huge",
+        "drop",
+        "apply_then_drop",
+        "apply_then_malformed",
+    }
 )
 _HUGE_CHUNK = b" " * (1024 * 1024)
+_MALFORMED = Response('{"status": "OK", "da', media_type="application/json")
 
 
 @dataclass
@@ -98,9 +111,7 @@ class FaultMiddleware:
             body = {"message": "Injected failure", "code": fault.status}
             await JSONResponse(body, status_code=fault.status)(scope, receive, send)
         elif kind == "malformed":
-            await Response('{"status": "OK", "da', media_type="application/json")(
-                scope, receive, send
-            )
+            await _MALFORMED(scope, receive, send)
         elif kind == "html":
             page = Response("<html><body>Service Unavailable</body></html>", media_type="text/html")
             await page(scope, receive, send)
@@ -112,13 +123,16 @@ class FaultMiddleware:
             await send({"type": "http.response.body", "body": b"{}"})
         elif kind == "drop":
             await self._break(send)
-        else:  # apply_then_drop
+        else:  # apply_then_drop, apply_then_malformed
 
             async def swallow(message: Message) -> None:
                 return None
 
             await self.app(scope, receive, swallow)
-            await self._break(send)
+            if kind == "apply_then_malformed":
+                await _MALFORMED(scope, receive, send)
+            else:
+                await self._break(send)
 
     @staticmethod
     async def _break(send: Send) -> None:

@@ -2,8 +2,10 @@
 
 The connector says which flow applies (ChangeFlow): DIRECT writes at once; BACKEND_OTP lets the
 vendor send and check the code while the gateway still counts wrong codes (defence in depth);
-GATEWAY_OTP is run by GatewayOtpFlow. Input is validated before any upstream call, and sends and
-wrong codes are rate-limited here for every flow.
+GATEWAY_OTP is run by GatewayOtpFlow. Input is validated before any upstream call, sends are
+rate-limited here for every flow, and every flow takes a code's attempt before the code is
+checked (`attempts.py`). While the store is out, requests and confirms fail before any backend
+write or code check, and `is_pending` falls back to what the backend itself says.
 """
 
 from __future__ import annotations
@@ -28,20 +30,19 @@ from customer_gateway.domain import (
     InvalidInputError,
     OtpError,
     RateLimitedError,
+    StoreUnavailableError,
     ValidationError,
 )
 from customer_gateway.observability.metrics import METRICS
-from customer_gateway.otp.codes import CodeHasher
+from customer_gateway.otp.codes import CodeHasher, looks_like_code
 from customer_gateway.otp.notify import Notifier
-from customer_gateway.otp.store import (
-    PendingChange,
-    Store,
-    pending_key,
-)
+from customer_gateway.otp.pending import ChangeState, PendingChange
+from customer_gateway.services.attempts import CodeAttempts
 from customer_gateway.services.auth import Caller
 from customer_gateway.services.backends import Backends
 from customer_gateway.services.gateway_otp import ChangeLimits, GatewayOtpFlow, same
 from customer_gateway.services.validation import normalise_email, normalise_phone_number
+from customer_gateway.store import Store, keys
 
 __all__ = ["ChangeLimits", "ChangeService"]
 
@@ -68,7 +69,15 @@ class ChangeService:
         self.notifier = notifier
         self.limits = limits or ChangeLimits()
         self._clock = clock
-        self.gateway = GatewayOtpFlow(store, hasher, notifier, self.limits, clock)
+        self.attempts = CodeAttempts(
+            store,
+            store,
+            max_attempts=self.limits.max_attempts,
+            failures_per_customer=self.limits.failures_per_customer,
+            failure_window_s=self.limits.failure_window_s,
+            clock=clock,
+        )
+        self.gateway = GatewayOtpFlow(store, self.attempts, hasher, notifier, self.limits, clock)
 
     # --- request -------------------------------------------------------------------------
 
@@ -97,7 +106,7 @@ class ChangeService:
         connector = self.backends.require(ref.backend, _CAPABILITY[kind])
         credentials = await caller.credentials_for(ref)
         flow = connector.change_flow(kind)
-        key = pending_key(ref.backend, ref.native_id, kind.value)
+        key = keys.pending_change(ref.backend, ref.native_id, kind.value)
         if flow is ChangeFlow.DIRECT:
             customer = await connector.change_credential(ref.native_id, kind, value, credentials)
             return ChangeResult(pending=False, customer=customer)
@@ -111,7 +120,7 @@ class ChangeService:
             return ChangeResult(pending=False, customer=customer)
         expires_at = self._clock() + self.limits.ttl_s
         await self.store.put_pending(
-            PendingChange(ref.backend, ref.native_id, kind.value, value, expires_at)
+            key, PendingChange(ref.backend, ref.native_id, kind.value, value, expires_at)
         )
         return ChangeResult(True, customer, _utc(expires_at))
 
@@ -120,13 +129,13 @@ class ChangeService:
         now = self._clock()
         limits = self.limits
         count, left = await self.store.hit(
-            f"otp-send:{ref.backend}:{ref.native_id}", limits.send_window_s, now
+            keys.otp_sends(ref.backend, ref.native_id), limits.send_window_s, now
         )
         if count > limits.sends_per_customer:
             raise RateLimitedError(left)
         if caller.client_address:
             count, left = await self.store.hit(
-                f"otp-send-address:{caller.client_address}", limits.address_window_s, now
+                keys.otp_sends_from(caller.client_address), limits.address_window_s, now
             )
             if count > limits.sends_per_address:
                 raise RateLimitedError(left)
@@ -154,7 +163,6 @@ class ChangeService:
         flow = connector.change_flow(kind)
         if flow is ChangeFlow.DIRECT:
             raise OtpError("NO_PENDING_CHANGE", backend=ref.backend)
-        await self._check_failure_ceiling(ref)
         code = code.strip()
         if flow is ChangeFlow.GATEWAY_OTP:
             return await self.gateway.confirm(
@@ -164,7 +172,6 @@ class ChangeService:
                 connector,
                 credentials,
                 read=lambda: self._read(connector, ref, caller),
-                count_failure=lambda: self._count_failure(ref),
             )
         return await self._confirm_backend_change(ref, kind, code, caller, connector, credentials)
 
@@ -177,7 +184,7 @@ class ChangeService:
         connector: Connector,
         credentials: Credentials,
     ) -> Customer:
-        key = pending_key(ref.backend, ref.native_id, kind.value)
+        key = keys.pending_change(ref.backend, ref.native_id, kind.value)
         pending = await self.store.get_pending(key)
         if pending is None:
             pending = await self._adopt_backend_pending(connector, ref, kind, caller)
@@ -186,32 +193,22 @@ class ChangeService:
         if not pending.waiting(self._clock()):
             await self.store.delete_pending(key)
             raise OtpError("OTP_EXPIRED", backend=ref.backend)
+        attempt = await self.attempts.reserve(ref, key, pending)  # before the vendor sees it
         try:
-            if not (len(code) == 6 and code.isascii() and code.isdigit()):
+            if not looks_like_code(code):
                 raise OtpError("OTP_INVALID", backend=ref.backend)
             customer = await connector.confirm_change(ref.native_id, kind, code, credentials)
         except OtpError as error:
             if error.code != "OTP_INVALID":
+                await self.attempts.refund(attempt)
                 raise
-            await self._count_failure(ref)
-            attempts = await self.store.record_failure(key, self.limits.max_attempts)
-            if attempts >= self.limits.max_attempts:
-                raise OtpError("OTP_ATTEMPTS_EXCEEDED", backend=ref.backend) from None
+            raise await self.attempts.wrong(attempt, ref, key, pending) from None
+        except BaseException:
+            await self.attempts.refund(attempt)
             raise
+        await self.attempts.refund(attempt)
         await self.store.delete_pending(key)
         return customer
-
-    def _failure_key(self, ref: CustomerRef) -> str:
-        return f"otp-failures:{ref.backend}:{ref.native_id}"
-
-    async def _check_failure_ceiling(self, ref: CustomerRef) -> None:
-        """An account-level ceiling on wrong codes, across every pending change."""
-        count, left = await self.store.window_count(self._failure_key(ref), self._clock())
-        if count >= self.limits.failures_per_customer:
-            raise RateLimitedError(left)
-
-    async def _count_failure(self, ref: CustomerRef) -> None:
-        await self.store.hit(self._failure_key(ref), self.limits.failure_window_s, self._clock())
 
     def _backend_label(self, global_id: str) -> str:
         """For metric labels only: a configured backend's name, else "unknown" (a label never
@@ -224,15 +221,25 @@ class ChangeService:
     # --- reads ---------------------------------------------------------------------------
 
     async def is_pending(self, customer: Customer, kind: ChangeKind) -> bool:
-        """Whether a confirm could succeed now: our record, else the vendor's own flag."""
+        """What the store holds: a change a confirm could still finish, else the vendor's own
+        flag. A write left in flight that the customer already shows is finished here, so a
+        confirm that died (or lost its store) leaves nothing stuck. While the store is out,
+        the vendor's flag alone answers."""
         flow = self.backends.get(customer.backend).change_flow(kind)
         if flow is ChangeFlow.DIRECT:
             return False
-        key = pending_key(customer.backend, customer.native_id, kind.value)
-        pending = await self.store.get_pending(key)
-        if pending is not None:
-            return pending.waiting(self._clock())
-        return flow is ChangeFlow.BACKEND_OTP and customer.pending(kind)
+        vendor_says = flow is ChangeFlow.BACKEND_OTP and customer.pending(kind)
+        key = keys.pending_change(customer.backend, customer.native_id, kind.value)
+        try:
+            pending = await self.store.get_pending(key)
+            if pending is None:
+                return vendor_says
+            if pending.in_flight and same(customer.credential(kind), pending.value):
+                await self.store.settle(key, pending.id, ChangeState.DONE)
+                return False
+        except StoreUnavailableError:
+            return vendor_says
+        return pending.waiting(self._clock())
 
     async def _read(self, connector: Connector, ref: CustomerRef, caller: Caller) -> Customer:
         if caller.is_admin:
@@ -249,7 +256,8 @@ class ChangeService:
             raise OtpError("NO_PENDING_CHANGE", backend=ref.backend)
         expires_at = self._clock() + self.limits.ttl_s
         pending = PendingChange(ref.backend, ref.native_id, kind.value, "", expires_at)
-        await self.store.put_pending(pending)
+        key = keys.pending_change(ref.backend, ref.native_id, kind.value)
+        await self.store.put_pending(key, pending)
         return pending
 
 

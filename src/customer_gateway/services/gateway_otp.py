@@ -1,20 +1,26 @@
 """The OTP flow the gateway runs itself, for backends that have none (Kibo; Open Loyalty email).
 
-A 6-digit code from `secrets` is kept only as an HMAC bound to (backend, customer, kind, value);
-a confirm claims the change atomically in the store, so one code makes at most one write, and a
-write whose outcome is unknown is reconciled by reading the backend before writing again.
+A 6-digit code from `secrets` is kept only as an HMAC bound to (backend, customer, kind, value).
+A confirm takes its attempt first (`attempts.py`), then claims the change atomically in the
+store, so one code makes at most one write. A write whose outcome is unknown is reconciled by
+reading the backend, and written again only after the first write's deadline has passed.
+Confirms that meet a write in flight answer CHANGE_IN_PROGRESS with a retry-after, and a
+repeat confirm of an applied change answers the customer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from customer_gateway.connectors.protocol import Connector, Credentials
 from customer_gateway.domain import (
     BackendProtocolError,
+    BackendTimeoutError,
     BackendUnavailableError,
     ChangeKind,
     ChangeResult,
@@ -27,7 +33,9 @@ from customer_gateway.domain import (
 )
 from customer_gateway.otp.codes import CodeHasher, new_code
 from customer_gateway.otp.notify import Notifier, OtpMessage
-from customer_gateway.otp.store import ChangeState, ClaimOutcome, PendingChange, Store, pending_key
+from customer_gateway.otp.pending import ChangeState, ClaimOutcome, PendingChange
+from customer_gateway.services.attempts import CodeAttempts
+from customer_gateway.store import PendingChanges, keys
 
 __all__ = ["ChangeLimits", "GatewayOtpFlow", "same"]
 
@@ -37,7 +45,11 @@ _PURPOSE = {ChangeKind.EMAIL: "email_change", ChangeKind.PHONE_NUMBER: "phone_nu
 
 @dataclass(frozen=True)
 class ChangeLimits:
-    """RELIABILITY.md defaults: code lifetime, wrong codes, and how often codes may be sent."""
+    """RELIABILITY.md defaults: code lifetime, wrong codes, and how often codes may be sent.
+
+    `write_deadline_s` bounds one confirm's backend write (per backend in `write_deadlines`,
+    from its timeouts); until it has passed, no other confirm writes the same change.
+    """
 
     ttl_s: float = 600.0
     max_attempts: int = 5
@@ -47,19 +59,25 @@ class ChangeLimits:
     address_window_s: float = 3600.0
     failures_per_customer: int = 20
     failure_window_s: float = 86400.0
-    claim_lease_s: float = 60.0
+    write_deadline_s: float = 26.0
+    write_deadlines: Mapping[str, float] | None = None
+
+    def write_deadline(self, backend: str) -> float:
+        return (self.write_deadlines or {}).get(backend, self.write_deadline_s)
 
 
 class GatewayOtpFlow:
     def __init__(
         self,
-        store: Store,
+        store: PendingChanges,
+        attempts: CodeAttempts,
         hasher: CodeHasher,
         notifier: Notifier,
         limits: ChangeLimits,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.attempts = attempts
         self.hasher = hasher
         self.notifier = notifier
         self.limits = limits
@@ -79,7 +97,8 @@ class GatewayOtpFlow:
         change = PendingChange(
             ref.backend, ref.native_id, kind.value, value, expires_at, code_digest=digest
         )
-        await self.store.put_pending(change)  # replaces any earlier code: a resend
+        key = keys.pending_change(ref.backend, ref.native_id, kind.value)
+        await self.store.put_pending(key, change)  # replaces any earlier code: a resend
         message = OtpMessage(
             channel=_CHANNEL[kind],
             to=value,
@@ -91,7 +110,7 @@ class GatewayOtpFlow:
         try:
             await self.notifier.send(message)
         except Exception:  # the code never reached anyone: drop it rather than leave it waiting
-            await self.store.delete_pending(change.key)
+            await self.store.delete_pending(key)
             raise BackendUnavailableError(
                 "The code could not be sent.", backend="notifier"
             ) from None
@@ -106,12 +125,11 @@ class GatewayOtpFlow:
         credentials: Credentials,
         *,
         read: Callable[[], Awaitable[Customer]],
-        count_failure: Callable[[], Awaitable[None]],
     ) -> Customer:
-        """Claim the change with the code (atomic, single use), then write it once."""
-        key = pending_key(ref.backend, ref.native_id, kind.value)
+        """Take an attempt, claim the change with the code (atomic), then write it once."""
+        key = keys.pending_change(ref.backend, ref.native_id, kind.value)
         pending = await self.store.get_pending(key)
-        if pending is None or pending.code_digest is None:
+        if pending is None or pending.code_digest is None or pending.state is ChangeState.CANCELLED:
             raise OtpError("NO_PENDING_CHANGE", backend=ref.backend)
         digest = self.hasher.digest(
             backend=ref.backend,
@@ -120,29 +138,78 @@ class GatewayOtpFlow:
             value=pending.value,
             code=code,
         )
-        limits = self.limits
-        claim = await self.store.claim(
-            key, digest, limits.max_attempts, self._clock(), limits.claim_lease_s
-        )
-        if claim.outcome is ClaimOutcome.NOTHING or claim.change is None:
+        attempt = await self.attempts.reserve(ref, key, pending)
+        now = self._clock()
+        lease_s = self.limits.write_deadline(ref.backend)
+        try:
+            claim = await self.store.claim(key, pending.id, digest, now, lease_s)
+        except BaseException:
+            await self.attempts.refund(attempt)
+            raise
+        if claim.outcome is ClaimOutcome.WRONG_CODE:
+            raise await self.attempts.wrong(attempt, ref, key, pending)
+        await self.attempts.refund(attempt)
+        change = claim.change
+        if claim.outcome is ClaimOutcome.NOTHING or change is None:
             raise OtpError("NO_PENDING_CHANGE", backend=ref.backend)
         if claim.outcome is ClaimOutcome.EXPIRED:
             raise OtpError("OTP_EXPIRED", backend=ref.backend)
-        if claim.outcome is not ClaimOutcome.CLAIMED:
-            await count_failure()
-            exceeded = claim.outcome is ClaimOutcome.EXCEEDED
-            raise OtpError(
-                "OTP_ATTEMPTS_EXCEEDED" if exceeded else "OTP_INVALID", backend=ref.backend
-            )
-        claimed = claim.change
-        before = await read()
-        uncertain = claimed.state in (ChangeState.UNCERTAIN, ChangeState.APPLYING)
-        if uncertain and same(before.credential(kind), claimed.value):
+        fresh = partial(connector.get_customer, ref.native_id, credentials)  # not the cached `me`
+        if claim.outcome is ClaimOutcome.DONE:
+            return await fresh()  # applied already: the same code gets the same answer
+        if claim.outcome is ClaimOutcome.BUSY:
+            return await self._meet_write_in_flight(key, kind, change, now, fresh)
+        deadline = now + lease_s
+        # Reconciling an earlier write needs the backend as it is now, not as it was when this
+        # request began; otherwise the request's own read of the customer will do.
+        before = fresh if change.in_flight else read
+        return await self._apply(ref, kind, key, change, connector, credentials, before, deadline)
+
+    async def _meet_write_in_flight(
+        self,
+        key: str,
+        kind: ChangeKind,
+        change: PendingChange,
+        now: float,
+        read: Callable[[], Awaitable[Customer]],
+    ) -> Customer:
+        """Another confirm's write may still land: done if the backend shows it, otherwise
+        come back once that write's deadline has passed (never write it a second time now)."""
+        current = await read()
+        if same(current.credential(kind), change.value):
+            await self.store.settle(key, change.id, ChangeState.DONE)
+            return current
+        raise OtpError(
+            "CHANGE_IN_PROGRESS",
+            field=None,
+            backend=change.backend,
+            retry_after=change.lease_until - now,
+        )
+
+    async def _apply(
+        self,
+        ref: CustomerRef,
+        kind: ChangeKind,
+        key: str,
+        change: PendingChange,
+        connector: Connector,
+        credentials: Credentials,
+        read: Callable[[], Awaitable[Customer]],
+        deadline: float,
+    ) -> Customer:
+        """This confirm holds the change until `deadline`: read, write if needed, settle."""
+        try:
+            before = await read()
+        except BaseException:  # nothing written: as it was, an earlier uncertainty kept
+            previous = ChangeState.UNCERTAIN if change.in_flight else ChangeState.PENDING
+            await self.store.settle(key, change.id, previous)
+            raise
+        if change.in_flight and same(before.credential(kind), change.value):
             # An earlier write's outcome was unknown and it did land: finish without writing.
-            await self.store.delete_pending(key)
+            await self.store.settle(key, change.id, ChangeState.DONE)
             return before
-        customer = await self._write(connector, ref, kind, claimed.value, credentials, key)
-        await self.store.delete_pending(key)
+        customer = await self._write(connector, ref, kind, change, credentials, key, deadline)
+        await self.store.settle(key, change.id, ChangeState.DONE)
         await self._notify_old_address(ref, kind, before.credential(kind))
         return customer
 
@@ -151,27 +218,35 @@ class GatewayOtpFlow:
         connector: Connector,
         ref: CustomerRef,
         kind: ChangeKind,
-        value: str,
+        change: PendingChange,
         credentials: Credentials,
         key: str,
+        deadline: float,
     ) -> Customer:
+        """One write, cut off at the claim's deadline so it never outlives its lease."""
         try:
-            return await connector.change_credential(ref.native_id, kind, value, credentials)
+            async with asyncio.timeout(max(0.0, deadline - self._clock())):
+                return await connector.change_credential(
+                    ref.native_id, kind, change.value, credentials
+                )
+        except TimeoutError:  # our own deadline, mid-write: it may still land
+            await self.store.settle(key, change.id, ChangeState.UNCERTAIN)
+            raise BackendTimeoutError(backend=ref.backend, outcome_unknown=True) from None
         except BackendUnavailableError as error:
             state = ChangeState.UNCERTAIN if error.outcome_unknown else ChangeState.PENDING
-            await self.store.release(key, state)
+            await self.store.settle(key, change.id, state)
             raise
         except BackendProtocolError:  # it answered, but not so we can tell whether it applied
-            await self.store.release(key, ChangeState.UNCERTAIN)
+            await self.store.settle(key, change.id, ChangeState.UNCERTAIN)
             raise
         except UserFacingError:  # the backend refused the value (e.g. taken): nothing to retry
             await self.store.delete_pending(key)
             raise
         except GatewayError:
-            await self.store.release(key, ChangeState.PENDING)
+            await self.store.settle(key, change.id, ChangeState.PENDING)
             raise
         except BaseException:
-            await self.store.release(key, ChangeState.UNCERTAIN)
+            await self.store.settle(key, change.id, ChangeState.UNCERTAIN)
             raise
 
     async def _notify_old_address(

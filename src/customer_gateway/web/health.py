@@ -1,4 +1,7 @@
-"""Liveness, readiness and metrics: none of them calls a backend."""
+"""Liveness, readiness and metrics: none of them calls a backend.
+
+Readiness pings the store, which answers within `[store] timeout_s` whatever the store does.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from customer_gateway.observability.metrics import CONTENT_TYPE_LATEST, METRICS
-from customer_gateway.otp.store import Store
+from customer_gateway.store import Store
 
 __all__ = ["health_routes"]
 

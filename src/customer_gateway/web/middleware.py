@@ -1,4 +1,5 @@
-"""HTTP edge middleware: a request id on every request, response and log line."""
+"""HTTP edge middleware: a request id on every request, response and log line, and a last
+resort that answers any failure as a GraphQL body."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import re
 import time
 import uuid
 
+import orjson
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from customer_gateway.observability.logging import request_id_var
+from customer_gateway.domain import BackendUnavailableError, GatewayError
+from customer_gateway.observability.logging import current_request_id, request_id_var
 
-__all__ = ["RequestIdMiddleware"]
+__all__ = ["LastResortMiddleware", "RequestIdMiddleware"]
 
 logger = logging.getLogger("customer_gateway.access")
+errors_logger = logging.getLogger("customer_gateway.errors")
 
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -63,3 +67,65 @@ class RequestIdMiddleware:
                     },
                 )
             request_id_var.reset(token)
+
+
+class LastResortMiddleware:
+    """Whatever fails below it, the client gets a GraphQL error body with `extensions.code`
+    (and, from the request-id middleware around it, `X-Request-ID`), the connection stays
+    usable, and one log line names the request id and the exception's type.
+
+    Documented errors keep their code (a store outage that reached this far is
+    BACKEND_UNAVAILABLE, 503); anything else is INTERNAL (500) with a fixed message. A client
+    that went away gets nothing (see RequestIdMiddleware).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            raise  # nobody is left to answer: the request id's line says 499
+        except Exception as error:
+            errors_logger.error(
+                "request failed outside GraphQL execution",
+                extra={
+                    "error": type(error).__name__,
+                    "path": scope.get("path"),
+                    "request_id": current_request_id(),
+                },
+            )
+            if not started:  # once a response has begun, closing it is all that is left
+                await _answer(send, error)
+
+
+async def _answer(send: Send, error: Exception) -> None:
+    if isinstance(error, GatewayError):
+        status = 503 if isinstance(error, BackendUnavailableError) else 500
+        extensions: dict[str, object] = {"code": error.code}
+        if error.backend:
+            extensions["backend"] = error.backend
+        message = error.message
+    else:
+        status, message = 500, "Unexpected error."
+        extensions = {"code": "INTERNAL", "requestId": current_request_id()}
+    body = orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -3,7 +3,8 @@
 The client address is the TCP peer, unless that peer is a configured proxy: then it is the
 right-most `X-Forwarded-For` hop that is not itself a trusted proxy, so a spoofed header from
 anyone else changes nothing. Over the limit: HTTP 429 with `Retry-After` and a GraphQL error
-body (`RATE_LIMITED`, `extensions.retryAfter`), before any parsing or upstream call.
+body (`RATE_LIMITED`, `extensions.retryAfter`), before any parsing or upstream call. Counts
+are shared through the store; while it is out, each process counts alone (store.guard).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from customer_gateway.observability.metrics import METRICS
-from customer_gateway.otp.store import Store
+from customer_gateway.store import Counters, keys
 
 __all__ = ["RateLimitMiddleware", "RateLimits", "client_address"]
 
@@ -69,13 +70,13 @@ class RateLimitMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        store: Store,
+        counters: Counters,
         limits: RateLimits,
         path: str = "/graphql",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
-        self.store = store
+        self.counters = counters
         self.limits = limits
         self.path = path
         self.networks = _networks(limits.trusted_proxies)
@@ -97,7 +98,9 @@ class RateLimitMiddleware:
             buckets.append(("token", digest, self.limits.per_token))
         now = self._clock()
         for kind, key, limit in buckets:
-            count, left = await self.store.hit(f"rate:{kind}:{key}", self.limits.window_s, now)
+            count, left = await self.counters.hit(
+                keys.rate_window(kind, key), self.limits.window_s, now
+            )
             if count > limit:
                 METRICS.rate_limited.labels(kind).inc()
                 await _refuse(send, math.ceil(max(left, 1.0)))

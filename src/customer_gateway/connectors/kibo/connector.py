@@ -49,8 +49,6 @@ __all__ = ["KiboConnector", "KiboSettings"]
 
 T = TypeVar("T")
 
-# A 401 with an application token at least this old may mean Kibo revoked it: log in again once.
-_APP_TOKEN_RECHECK_AGE_S = 60.0
 _MAX_PAGE_SIZE = 200
 
 # Account and contact ids are int32.
@@ -170,13 +168,15 @@ class KiboConnector(UnsupportedOperations):
         json: Any = None,
         accept: tuple[int, ...] = (),
     ) -> UpstreamResponse:
-        """A tenant call with the app token. On a 401 an app token old enough to have been
-        revoked is renewed once; a 401 after that is the caller's (returned if accepted)."""
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {await self.app_token.get()}"}
-            if user_claims is not None:
-                headers["x-vol-user-claims"] = token_header(user_claims)
-            response = await self.transport.request(
+        """A tenant call with the app token. A 401 renews the app token (one login at a time)
+        and repeats the call once; a 401 after that is the caller's (returned if accepted)."""
+        claims = None if user_claims is None else token_header(user_claims)
+
+        async def send(app_token: str) -> UpstreamResponse:
+            headers = {"Authorization": f"Bearer {app_token}"}
+            if claims is not None:
+                headers["x-vol-user-claims"] = claims
+            return await self.transport.request(
                 method,
                 path,
                 headers=headers,
@@ -185,13 +185,10 @@ class KiboConnector(UnsupportedOperations):
                 idempotent=method == "GET",
                 accept=(401, *accept),
             )
-            if response.status != 401:
-                return response
-            if attempt == 1 and self.app_token.invalidate_if_older_than(_APP_TOKEN_RECHECK_AGE_S):
-                continue
-            if 401 in accept:
-                return response
-            break
+
+        response = await self.app_token.call(send, refused=_unauthorized)
+        if response.status != 401 or 401 in accept:
+            return response
         raise AuthenticationError(backend=self.name)
 
     # --- shopper operations ------------------------------------------------------------
@@ -369,6 +366,10 @@ class KiboConnector(UnsupportedOperations):
 
 
 _SERVICE = ServiceCredentials()
+
+
+def _unauthorized(response: UpstreamResponse) -> bool:
+    return response.status == 401
 
 
 def _claims(credentials: Credentials) -> str | None:

@@ -8,7 +8,7 @@ token from `admin/login_check`, cached and renewed before it expires.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -54,6 +54,7 @@ __all__ = ["OpenLoyaltyConnector", "OpenLoyaltySettings"]
 T = TypeVar("T")
 
 _LEVELS_TTL_S = 60.0
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _LOOKUP_CONCURRENCY = 25  # per batch: a page of customers, not the whole process
 
 
@@ -166,10 +167,31 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         expires = token.expires_at.timestamp() if token.expires_at else self._clock() + 300
         return IssuedToken(token.access_token, expires)
 
-    async def _headers(self, credentials: Credentials) -> dict[str, str]:
+    async def _request(
+        self,
+        method: str,
+        path: UpstreamPath,
+        credentials: Credentials,
+        *,
+        headers: Mapping[str, str] | None = None,
+        accept: tuple[int, ...] = (),
+        **options: Any,
+    ) -> UpstreamResponse:
+        """A call with the customer's token, or with the admin token, which a 401 renews (one
+        login at a time) before the call is repeated once."""
+
+        async def send(token: str, ok: tuple[int, ...] = accept) -> UpstreamResponse:
+            sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+            return await self.transport.request(method, path, headers=sent, accept=ok, **options)
+
         if isinstance(credentials, CustomerCredentials):
-            return {"Authorization": f"Bearer {token_header(credentials.access_token)}"}
-        return {"Authorization": f"Bearer {await self.admin_token.get()}"}
+            return await send(token_header(credentials.access_token))
+        response = await self.admin_token.call(
+            lambda token: send(token, (401, *accept)), refused=lambda r: r.status == 401
+        )
+        if response.status != 401 or 401 in accept:
+            return response
+        raise AuthenticationError(backend=self.name)
 
     async def sign_in(self, username: str, password: str) -> AuthResult:
         response = await self.transport.request(
@@ -213,11 +235,8 @@ class OpenLoyaltyConnector(UnsupportedOperations):
             raise AuthenticationError(backend=self.name) from None
 
     async def get_customer(self, native_id: str, credentials: Credentials) -> Customer:
-        response = await self.transport.request(
-            "GET",
-            self.routes.customer.path(id=native_id),
-            headers=await self._headers(credentials),
-            idempotent=True,
+        response = await self._request(
+            "GET", self.routes.customer.path(id=native_id), credentials, idempotent=True
         )
         return self._customer(response)
 
@@ -238,11 +257,8 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def confirm_change(
         self, native_id: str, kind: ChangeKind, code: str, credentials: Credentials
     ) -> Customer:
-        response = await self.transport.request(
-            "POST",
-            self.routes.confirm_change.path(code=code),
-            headers=await self._headers(credentials),
-            accept=(400, 404),
+        response = await self._request(
+            "POST", self.routes.confirm_change.path(code=code), credentials, accept=(400, 404)
         )
         if response.status not in (200, 204):
             raise OtpError("OTP_INVALID", backend=self.name)
@@ -251,12 +267,11 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def _put_form(
         self, native_id: str, values: dict[str, Any], credentials: Credentials
     ) -> None:
-        headers = await self._headers(credentials)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-        response = await self.transport.request(
+        response = await self._request(
             "PUT",
             self.routes.customer.path(id=native_id),
-            headers=headers,
+            credentials,
+            headers=_FORM,
             data=dict(mapping.form_fields(values)),
             accept=(400,),
         )
@@ -316,10 +331,10 @@ class OpenLoyaltyConnector(UnsupportedOperations):
         """The customer-scope status, read with the customer's own token: it needs neither the
         profile nor the admin token, so `me` starts it alongside the profile read."""
         customer_id = self._token_customer(access_token)
-        response = await self.transport.request(
+        response = await self._request(
             "GET",
             self.routes.own_status.path(id=customer_id),
-            headers=await self._headers(CustomerCredentials(access_token)),
+            CustomerCredentials(access_token),
             idempotent=True,
         )
         return await self._status(response)
@@ -350,20 +365,15 @@ class OpenLoyaltyConnector(UnsupportedOperations):
 
     async def set_active(self, native_id: str, active: bool) -> Customer:
         route = self.routes.activate if active else self.routes.deactivate
-        await self.transport.request(
-            "POST",
-            route.path(id=native_id),
-            headers=await self._headers(ServiceCredentials()),
-        )
+        await self._request("POST", route.path(id=native_id), ServiceCredentials())
         return await self.get_customer(native_id, ServiceCredentials())
 
     async def assign_level(self, native_id: str, level_id: str) -> Customer:
-        headers = await self._headers(ServiceCredentials())
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-        await self.transport.request(
+        await self._request(
             "POST",
             self.routes.assign_level.path(id=native_id),
-            headers=headers,
+            ServiceCredentials(),
+            headers=_FORM,
             data={"levelId": level_id},
         )
         return await self.get_customer(native_id, ServiceCredentials())
@@ -373,12 +383,8 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     async def _admin_get(
         self, path: UpstreamPath, params: dict[str, str] | None = None
     ) -> UpstreamResponse:
-        return await self.transport.request(
-            "GET",
-            path,
-            headers=await self._headers(ServiceCredentials()),
-            params=params,
-            idempotent=True,
+        return await self._request(
+            "GET", path, ServiceCredentials(), params=params, idempotent=True
         )
 
     def _customer(self, response: UpstreamResponse) -> Customer:
