@@ -31,6 +31,7 @@ from customer_gateway.domain import (
     OtpError,
     RateLimitedError,
     StoreUnavailableError,
+    UnsupportedError,
     ValidationError,
 )
 from customer_gateway.observability.metrics import METRICS
@@ -107,13 +108,14 @@ class ChangeService:
         credentials = await caller.credentials_for(ref)
         flow = connector.change_flow(kind)
         key = keys.pending_change(ref.backend, ref.native_id, kind.value)
+        await self._limit_changes(ref, caller)
         if flow is ChangeFlow.DIRECT:
             customer = await connector.change_credential(ref.native_id, kind, value, credentials)
             return ChangeResult(pending=False, customer=customer)
-        await self._limit_sends(ref, caller)
         if flow is ChangeFlow.GATEWAY_OTP:
             current = await self._read(connector, ref, caller)
-            return await self.gateway.start(ref, kind, value, current)
+            taken = await self._held_by_another(connector, ref, kind, value)
+            return await self.gateway.start(ref, kind, value, current, send=not taken)
         customer = await connector.change_credential(ref.native_id, kind, value, credentials)
         if same(customer.credential(kind), value):  # the backend applied it without a code
             await self.store.delete_pending(key)
@@ -124,8 +126,10 @@ class ChangeService:
         )
         return ChangeResult(True, customer, _utc(expires_at))
 
-    async def _limit_sends(self, ref: CustomerRef, caller: Caller) -> None:
-        """At most N codes per customer per window, and per client address (cost and spam)."""
+    async def _limit_changes(self, ref: CustomerRef, caller: Caller) -> None:
+        """At most N changes (a code sent, or a change applied at once) per customer per window,
+        and per client address: codes cost money and reach people, and a change without a code
+        is no less a change."""
         now = self._clock()
         limits = self.limits
         count, left = await self.store.hit(
@@ -139,6 +143,24 @@ class ChangeService:
             )
             if count > limits.sends_per_address:
                 raise RateLimitedError(left)
+
+    @staticmethod
+    async def _held_by_another(
+        connector: Connector, ref: CustomerRef, kind: ChangeKind, value: str
+    ) -> bool:
+        """Whether another account of this backend already holds the address (or number).
+
+        A code is never sent to it: its owner did not ask for one. The request answers as for a
+        free address all the same, so it tells nobody whether an address has an account; the
+        change then waits for a code nobody received, and a confirm fails as a wrong code does.
+        A backend that cannot look the value up gets the code sent, as before.
+        """
+        try:
+            found = await connector.find_by_credentials(kind, [value])
+        except UnsupportedError:
+            return False
+        holder = found.get(value)
+        return holder is not None and holder.native_id != ref.native_id
 
     # --- confirm -------------------------------------------------------------------------
 

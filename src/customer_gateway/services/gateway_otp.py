@@ -84,9 +84,11 @@ class GatewayOtpFlow:
         self._clock = clock
 
     async def start(
-        self, ref: CustomerRef, kind: ChangeKind, value: str, customer: Customer
+        self, ref: CustomerRef, kind: ChangeKind, value: str, customer: Customer, *, send: bool
     ) -> ChangeResult:
-        """Store the code's HMAC, then send the code; a failed delivery leaves nothing behind."""
+        """Store the code's HMAC, then send the code; a failed delivery leaves nothing behind.
+        With `send` False (the address belongs to another account) the change waits for a code
+        that is never sent, and the answer is the same."""
         if same(customer.credential(kind), value):
             return ChangeResult(pending=False, customer=customer)
         code = new_code()
@@ -99,6 +101,8 @@ class GatewayOtpFlow:
         )
         key = keys.pending_change(ref.backend, ref.native_id, kind.value)
         await self.store.put_pending(key, change)  # replaces any earlier code: a resend
+        if not send:
+            return ChangeResult(True, customer, _utc(expires_at))
         message = OtpMessage(
             channel=_CHANNEL[kind],
             to=value,
