@@ -350,6 +350,7 @@ def operations(
             v, ChangeKind.PHONE_NUMBER, "+14155550101", service
         ),
         "kibo.set_active": lambda v: kibo.set_active(v, False),
+        "kibo.find_by_credentials": lambda v: kibo.find_by_credentials(ChangeKind.EMAIL, [v]),
         "kibo.list_customers": lambda v: kibo.list_customers(
             CustomerFilter(email=v, last_name=v), 0, 5
         ),
