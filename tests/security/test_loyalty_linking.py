@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from conftest import GatewayFactory, Sandboxes, loyalty_backend, menu_backend
-from customer_gateway.sandbox.common import JournalEntry
+from customer_gateway.sandbox.journal import JournalEntry
 from support.graphql import gql
 
 SIGN_IN = "mutation($b: String!, $u: String!, $p: String!) { signIn(backend: $b, username: $u, password: $p) { token { accessToken } customer { id } userErrors { code } } }"

@@ -41,7 +41,7 @@ from customer_gateway.domain import (
     encode_customer_id,
 )
 from customer_gateway.observability.logging import RedactingFilter, TextFormatter
-from customer_gateway.sandbox.common import Journal
+from customer_gateway.sandbox.journal import Journal
 from customer_gateway.sandbox.kibo import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from customer_gateway.sandbox.common import is_inspection
+from customer_gateway.sandbox.inspection import INSPECTION_PREFIX, is_inspection
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultMiddleware", "FaultPlan", "fault_routes"]
 
@@ -163,4 +163,4 @@ def fault_routes(plan: FaultPlan) -> list[Route]:
             return JSONResponse(asdict(fault), status_code=201)
         return JSONResponse([asdict(f) for f in plan.faults])
 
-    return [Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"])]
+    return [Route(f"{INSPECTION_PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"])]

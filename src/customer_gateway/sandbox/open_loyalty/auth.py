@@ -19,8 +19,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from customer_gateway.sandbox.common import Clock
-from customer_gateway.sandbox.open_loyalty_model import LoyaltyCustomer, timestamp
+from customer_gateway.sandbox.clock import Clock
+from customer_gateway.sandbox.open_loyalty.model import LoyaltyCustomer, timestamp
 
 __all__ = [
     "REFRESH_TTL_S",

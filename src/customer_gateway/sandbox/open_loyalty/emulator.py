@@ -8,8 +8,8 @@ What it reproduces, because a connector that ignored it would break against real
 - a customer's own phone change waiting for an SMS code (`confirm-change`, 204);
 - status with `"15.00%"` strings, per-tier-mode keys and no nulls; error bodies that differ by
   layer (JWT, framework, form).
-Data views live in open_loyalty_model.py, the form in open_loyalty_forms.py, customers in
-open_loyalty_store.py, tokens in open_loyalty_auth.py and seed data in open_loyalty_seed.py.
+Data views live in model.py, the form in forms.py, customers in store.py, tokens in auth.py and
+seed data in seed.py.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
-from customer_gateway.sandbox.common import Clock, OutboxMessage
+from customer_gateway.sandbox.clock import Clock
 from customer_gateway.sandbox.emulator import Emulator
-from customer_gateway.sandbox.open_loyalty_auth import (
+from customer_gateway.sandbox.open_loyalty.auth import (
     OpenLoyaltyError,
     RefreshTokens,
     TokenSigner,
@@ -33,12 +33,12 @@ from customer_gateway.sandbox.open_loyalty_auth import (
     bearer_token,
     customer_claims,
 )
-from customer_gateway.sandbox.open_loyalty_forms import (
+from customer_gateway.sandbox.open_loyalty.forms import (
     PartialCompanyError,
     request_params,
     submit_customer_form,
 )
-from customer_gateway.sandbox.open_loyalty_model import (
+from customer_gateway.sandbox.open_loyalty.model import (
     LoyaltyCustomer,
     TierAssignType,
     customer_view,
@@ -46,25 +46,18 @@ from customer_gateway.sandbox.open_loyalty_model import (
     level_customer_view,
     status_view,
 )
-from customer_gateway.sandbox.open_loyalty_seed import (
+from customer_gateway.sandbox.open_loyalty.seed import (
     DEMO_ADMIN_PASSWORD,
     DEMO_ADMIN_USERNAME,
     DEMO_CUSTOMERS,
     DEMO_STORE_CODE,
     LEVELS,
-    DemoLoyaltyCustomer,
     level_by_id,
 )
-from customer_gateway.sandbox.open_loyalty_store import CustomerStore, level_page
+from customer_gateway.sandbox.open_loyalty.store import CustomerStore, level_page
+from customer_gateway.sandbox.outbox import OutboxMessage
 
-__all__ = [
-    "DEMO_ADMIN_PASSWORD",
-    "DEMO_ADMIN_USERNAME",
-    "DEMO_CUSTOMERS",
-    "DEMO_STORE_CODE",
-    "DemoLoyaltyCustomer",
-    "OpenLoyaltySandbox",
-]
+__all__ = ["OpenLoyaltySandbox"]
 
 ADMIN_ID = "22200000-0000-474c-b092-b0dd880c07e2"
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -110,7 +103,7 @@ class OpenLoyaltySandbox(Emulator):
         self._admin_last_login: float | None = None
         if seed:
             self.store.seed(DEMO_CUSTOMERS)
-        self.app = self.build_app(self._routes())
+        self.serve(self._routes())
 
     # --- helpers for tests and the demo ------------------------------------------------
 

@@ -1,7 +1,7 @@
 """A faithful emulator of Menu's (PAR Ordering) customer API, for the demo, frontends and tests.
 
 This module is long because it holds the brand's whole request surface in one place (tokens,
-accounts, OTP changes); its data and input rules live in menu_model.py and menu_rules.py.
+accounts, OTP changes); its data and input rules live in model.py and rules.py.
 
 What it reproduces, because a connector that ignored it would break against real Menu:
 - the `{status, code, data}` envelope, per-endpoint key sets, `""` for an unset phone, naive
@@ -28,14 +28,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from customer_gateway.sandbox.common import (
-    Clock,
-    OutboxMessage,
-    jwt_decode_hs256,
-    jwt_encode_hs256,
-)
+from customer_gateway.sandbox.clock import Clock
 from customer_gateway.sandbox.emulator import Emulator
-from customer_gateway.sandbox.menu_model import (
+from customer_gateway.sandbox.jwt import jwt_decode_hs256, jwt_encode_hs256
+from customer_gateway.sandbox.menu.model import (
     DEMO_APPLICATION_KEY,
     DEMO_CUSTOMERS,
     LOGIN_TTL_MIN,
@@ -45,25 +41,18 @@ from customer_gateway.sandbox.menu_model import (
     REFRESH_TTL_MIN,
     UPDATE_KEYS,
     Account,
-    DemoCustomer,
     MenuError,
     Pending,
     ok,
 )
-from customer_gateway.sandbox.menu_rules import (
-    BIRTHDAY_DEMOGRAPHIC_ID,
+from customer_gateway.sandbox.menu.rules import (
     taken,
     update_errors,
     valid_email,
 )
+from customer_gateway.sandbox.outbox import OutboxMessage
 
-__all__ = [
-    "BIRTHDAY_DEMOGRAPHIC_ID",
-    "DEMO_APPLICATION_KEY",
-    "DEMO_CUSTOMERS",
-    "DemoCustomer",
-    "MenuSandbox",
-]
+__all__ = ["MenuSandbox"]
 
 
 class MenuSandbox(Emulator):
@@ -92,17 +81,7 @@ class MenuSandbox(Emulator):
         self._next_internal = 5090965
         self._session = 28342
         self._passwordless: dict[str, str] = {}
-        if seed:
-            for demo in DEMO_CUSTOMERS:
-                self.add_customer(
-                    email=demo.email,
-                    password=demo.password,
-                    first_name=demo.first_name,
-                    last_name=demo.last_name,
-                    phone_number=demo.phone_number,
-                    locale=demo.locale,
-                )
-        self.app = self.build_app(self._routes())
+        self.serve(self._routes(), DEMO_CUSTOMERS if seed else ())
 
     # --- test and demo helpers ---------------------------------------------------------
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from customer_gateway.sandbox.menu_model import Account
+from customer_gateway.sandbox.menu.model import Account
 
 __all__ = [
     "BIRTHDAY_DEMOGRAPHIC_ID",

@@ -19,6 +19,7 @@ __all__ = [
     "DemoKiboCustomer",
     "KiboError",
     "KiboFilterError",
+    "invalid_parameter",
     "iso",
     "matches_filter",
     "new_user_id",
@@ -117,6 +118,16 @@ class KiboError(Exception):
                 "type": "Mozu.Core.Exceptions.VaeValidationException",
             },
         }
+
+
+def invalid_parameter(name: str, parameter: str | None = None) -> KiboError:
+    """Kibo's 400 for a missing or malformed parameter, naming it (and the header it came in)."""
+    return KiboError(
+        400,
+        "MISSING_OR_INVALID_PARAMETER",
+        f"Missing or invalid parameter: {name}",
+        parameter or name,
+    )
 
 
 class KiboFilterError(ValueError):

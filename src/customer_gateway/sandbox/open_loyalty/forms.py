@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl
 import phonenumbers
 from starlette.requests import Request
 
-from customer_gateway.sandbox.open_loyalty_auth import OpenLoyaltyError
-from customer_gateway.sandbox.open_loyalty_seed import level_by_id
+from customer_gateway.sandbox.open_loyalty.auth import OpenLoyaltyError
+from customer_gateway.sandbox.open_loyalty.seed import level_by_id
 
 __all__ = [
     "ADDRESS_CHILDREN",

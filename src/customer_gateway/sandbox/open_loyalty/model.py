@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from customer_gateway.sandbox.open_loyalty_seed import (
+from customer_gateway.sandbox.open_loyalty.seed import (
     LEVELS,
     LoyaltyLevel,
     earned_level,

@@ -11,15 +11,15 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from customer_gateway.sandbox.common import Clock
-from customer_gateway.sandbox.open_loyalty_auth import OpenLoyaltyError
-from customer_gateway.sandbox.open_loyalty_model import (
+from customer_gateway.sandbox.clock import Clock
+from customer_gateway.sandbox.open_loyalty.auth import OpenLoyaltyError
+from customer_gateway.sandbox.open_loyalty.model import (
     LoyaltyCustomer,
     TierAssignType,
     customer_view,
     level_admin_view,
 )
-from customer_gateway.sandbox.open_loyalty_seed import (
+from customer_gateway.sandbox.open_loyalty.seed import (
     LEVELS,
     SEED_EPOCH,
     DemoLoyaltyCustomer,
