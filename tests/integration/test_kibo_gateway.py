@@ -1,4 +1,8 @@
-"""The gateway on Kibo: tickets, accounts, contacts, listings, and the gateway-run OTP flow."""
+"""The gateway on Kibo: tickets, accounts, contacts, listings, and the gateway-run OTP flow.
+
+What every connector kind does alike (sign-in, refresh, `me`, updates, each change flow,
+refusals, upstream failures, hostile ids) is the connector contract, in tests/contract.
+"""
 
 from __future__ import annotations
 
@@ -252,68 +256,18 @@ def test_a_list_page_with_loyalty_makes_bounded_loyalty_calls(
 # --- the gateway-run OTP flow --------------------------------------------------------------
 
 
-def test_email_change_needs_the_gateway_code_and_writes_once(
-    kibo_gateway: TestClient, kibo: KiboSandbox
-) -> None:
-    ada = sign_in(kibo_gateway)
-    token, cid, native = (
-        ada["token"]["accessToken"],
-        ada["customer"]["id"],
-        int(ada["customer"]["nativeId"]),
-    )
-    requested = gql(kibo_gateway, REQUEST_EMAIL, {"id": cid, "e": "ada@example.org"}, token=token)[
-        "data"
-    ]["requestEmailChange"]
-    assert requested["pending"] is True and requested["customer"] == {
-        "email": ADA[0],
-        "pendingEmailChange": True,
-    }
-    assert kibo.journal.count("PUT") == 0
-    message = codes(kibo_gateway).messages[-1]
-    assert (message.channel, message.to, message.purpose) == (
-        "email",
-        "ada@example.org",
-        "email_change",
-    )
-    assert message.code is not None
-    rejected = gql(kibo_gateway, CONFIRM_EMAIL, {"id": cid, "c": wrong(message.code)}, token=token)[
-        "data"
-    ]["confirmEmailChange"]
-    assert [e["code"] for e in rejected["userErrors"]] == ["OTP_INVALID"] and kibo.journal.count(
-        "PUT"
-    ) == 0
-    done = gql(kibo_gateway, CONFIRM_EMAIL, {"id": cid, "c": message.code}, token=token)["data"][
-        "confirmEmailChange"
-    ]
-    assert done["customer"] == {"email": "ada@example.org", "pendingEmailChange": False}
-    assert kibo.account(native)["emailAddress"] == "ada@example.org"
-    assert kibo.account(native)["userName"] == "ada@example.org"
-    assert kibo.journal.count("PUT") == 1
-    notice = codes(kibo_gateway).messages[-1]
-    assert (notice.to, notice.code, notice.purpose) == (ADA[0], None, "change_notice")
-
-
 def test_phone_change_writes_the_primary_contact(
     kibo_gateway: TestClient, kibo: KiboSandbox
 ) -> None:
+    """Kibo keeps phones on contacts: the confirmed number replaces the primary one's."""
     ada = sign_in(kibo_gateway)
     token, cid, native = (
         ada["token"]["accessToken"],
         ada["customer"]["id"],
         int(ada["customer"]["nativeId"]),
     )
-    requested = gql(kibo_gateway, REQUEST_PHONE, {"id": cid, "p": "+14155550177"}, token=token)[
-        "data"
-    ]["requestPhoneNumberChange"]
-    assert (
-        requested["pending"] is True and requested["customer"]["pendingPhoneNumberChange"] is True
-    )
-    sms = codes(kibo_gateway).messages[-1]
-    assert (sms.channel, sms.to) == ("sms", "+14155550177")
-    done = gql(kibo_gateway, CONFIRM_PHONE, {"id": cid, "c": sms.code}, token=token)["data"][
-        "confirmPhoneNumberChange"
-    ]
-    assert done["customer"] == {"phoneNumber": "+14155550177", "pendingPhoneNumberChange": False}
+    gql(kibo_gateway, REQUEST_PHONE, {"id": cid, "p": "+14155550177"}, token=token)
+    gql(kibo_gateway, CONFIRM_PHONE, {"id": cid, "c": last_code(kibo_gateway)}, token=token)
     contacts = kibo.account(native)["contacts"]
     assert len(contacts) == 1 and contacts[0]["phoneNumbers"]["mobile"] == "+14155550177"
 
@@ -364,31 +318,6 @@ def test_a_code_confirms_only_its_own_change(kibo_gateway: TestClient) -> None:
             "data"
         ]["confirmPhoneNumberChange"]
         assert [e["code"] for e in crossed["userErrors"]] == ["OTP_INVALID"]
-
-
-def test_fifth_wrong_code_cancels_and_the_right_one_is_then_refused(
-    kibo_gateway: TestClient, kibo: KiboSandbox
-) -> None:
-    ada = sign_in(kibo_gateway)
-    token, cid = ada["token"]["accessToken"], ada["customer"]["id"]
-    gql(kibo_gateway, REQUEST_EMAIL, {"id": cid, "e": "ada@example.org"}, token=token)
-    code = last_code(kibo_gateway)
-    outcomes = [
-        gql(kibo_gateway, CONFIRM_EMAIL, {"id": cid, "c": wrong(code)}, token=token)["data"][
-            "confirmEmailChange"
-        ]["userErrors"][0]["code"]
-        for _ in range(5)
-    ]
-    assert outcomes == ["OTP_INVALID"] * 4 + ["OTP_ATTEMPTS_EXCEEDED"]
-    late = gql(kibo_gateway, CONFIRM_EMAIL, {"id": cid, "c": code}, token=token)["data"][
-        "confirmEmailChange"
-    ]
-    assert [e["code"] for e in late["userErrors"]] == ["NO_PENDING_CHANGE"]
-    assert kibo.journal.count("PUT") == 0
-    me = gql(kibo_gateway, '{ me(backend: "kibo") { pendingEmailChange } }', token=token)["data"][
-        "me"
-    ]
-    assert me["pendingEmailChange"] is False
 
 
 def test_codes_expire_after_ten_minutes(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
+
+import pytest
 
 from customer_gateway.cli import main
 from customer_gateway.demo import walkthrough_document
@@ -73,3 +76,28 @@ def test_every_graphql_example_in_the_readme_is_valid() -> None:
     assert len(blocks) >= 2
     for block in blocks:
         assert validate(schema, parse(block)) == [], block[:80]
+
+
+def test_the_readmes_contract_example_uses_the_kit_as_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plugin author's example, run against a stand-in for the plugin's sandbox module."""
+    from customer_gateway.testing import ConnectorCase, ConnectorContract
+
+    readme = (ROOT / "README.md").read_text()
+    (example,) = re.findall(r"```python\n(# tests/test_contract\.py.+?)```", readme, re.S)
+    sandbox = types.ModuleType("acme_gateway.sandbox")
+    sandbox.AcmeSandbox = object  # type: ignore[attr-defined]
+    sandbox.DEMO_API_KEY = "demo-key"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "acme_gateway", types.ModuleType("acme_gateway"))
+    monkeypatch.setitem(sys.modules, "acme_gateway.sandbox", sandbox)
+    namespace: dict[str, object] = {}
+    exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    contract = namespace["TestAcmeConnector"]
+    assert isinstance(contract, type) and issubclass(contract, ConnectorContract)
+    (case,) = contract.cases
+    assert isinstance(case, ConnectorCase) and case.backend == "acme"
+    assert case.settings("http://127.0.0.1:1") == {
+        "base_url": "http://127.0.0.1:1/api",
+        "api_key": "demo-key",
+    }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,26 @@ def test_modules_stay_small_or_say_why() -> None:
         if len(lines) > 400 and "long because" not in "\n".join(lines[:15]):
             long.append(f"{path.relative_to(SRC)}: {len(lines)} lines")
     assert long == []
+
+
+def test_only_the_contract_kit_imports_pytest() -> None:
+    """pytest is a dependency of the suites that run the kit, never of the gateway itself."""
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path.is_relative_to(SRC / "testing"):
+            continue
+        for name in imports_of(path):
+            if name.partition(".")[0] in ("pytest", "_pytest") or name.startswith(
+                "customer_gateway.testing"
+            ):
+                offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    assert offenders == []
+
+
+def test_running_the_gateway_imports_no_pytest() -> None:
+    modules = "customer_gateway, customer_gateway.app, customer_gateway.cli, customer_gateway.demo"
+    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if 'pytest' in m))"
+    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed program
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

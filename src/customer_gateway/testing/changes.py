@@ -1,0 +1,324 @@
+"""The contract for changing a customer: profile updates, and each declared credential flow.
+
+A kind declares, per credential, who confirms a change (`change_flow`): nobody (DIRECT), the
+vendor's own code (BACKEND_OTP, read from the sandbox's outbox) or the gateway's (GATEWAY_OTP,
+read from the gateway's). Whatever the flow, a change is applied only with the right code, the
+fifth wrong code cancels it, and input that cannot be right never reaches the vendor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from customer_gateway.connectors.protocol import Capability, ChangeFlow
+from customer_gateway.domain import ChangeKind
+from customer_gateway.sandbox.journal import Journal
+from customer_gateway.testing.case import ConnectorCase, Declared, e164
+from customer_gateway.testing.documents import CONFIRM, ME, REQUEST, UPDATE, UPDATE_INPUT
+from customer_gateway.testing.gateway import Gateway, SignedIn
+from customer_gateway.testing.harness import Change, Harness, Sandbox, requires
+
+__all__ = ["ChangeContract"]
+
+WRONG_CODE_ERROR = {"field": ["code"], "message": "The code is not correct.", "code": "OTP_INVALID"}
+
+
+@dataclass(frozen=True)
+class Credential:
+    """How one credential shows in the API and in the messages that carry its codes."""
+
+    field: str  # on Customer, and the request's argument
+    pending: str  # Customer's flag while a change waits for its code
+    request: str
+    confirm: str
+    channel: str  # "email" | "sms"
+    purpose: str  # of the gateway's message with the code
+    invalid: str  # a value that can never be right
+
+
+CREDENTIALS = {
+    ChangeKind.EMAIL: Credential(
+        "email",
+        "pendingEmailChange",
+        "requestEmailChange",
+        "confirmEmailChange",
+        "email",
+        "email_change",
+        "not an email",
+    ),
+    ChangeKind.PHONE_NUMBER: Credential(
+        "phoneNumber",
+        "pendingPhoneNumberChange",
+        "requestPhoneNumberChange",
+        "confirmPhoneNumberChange",
+        "sms",
+        "phone_number_change",
+        "+1 555",
+    ),
+}
+
+
+def new_value(case: ConnectorCase, kind: ChangeKind) -> tuple[str, str]:
+    """What the suite sends for a change, and what the customer then has."""
+    if kind is ChangeKind.EMAIL:
+        return case.new_email, case.new_email
+    return case.new_phone_number, e164(case.new_phone_number)
+
+
+def same(value: str | None, expected: str) -> bool:
+    return value is not None and value.casefold() == expected.casefold()
+
+
+def wrong(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+def writes(case: ConnectorCase, journal: Journal) -> int:
+    return sum(1 for entry in journal.entries if entry.method in case.write_methods)
+
+
+def calls_but_reads(journal: Journal) -> int:
+    return sum(1 for entry in journal.entries if entry.method != "GET")
+
+
+class ChangeContract(Harness):
+    """updateCustomer, and requesting and confirming email and phone-number changes."""
+
+    def _request(
+        self, gateway: Gateway, signed: SignedIn, kind: ChangeKind, value: str
+    ) -> dict[str, Any]:
+        body = gateway.query(
+            REQUEST[kind.value], {"id": signed.id, "value": value}, token=signed.token
+        )
+        payload: dict[str, Any] = body["data"][CREDENTIALS[kind].request]
+        return payload
+
+    def _confirm(
+        self, gateway: Gateway, signed: SignedIn, kind: ChangeKind, code: str
+    ) -> dict[str, Any]:
+        body = gateway.query(
+            CONFIRM[kind.value], {"id": signed.id, "code": code}, token=signed.token
+        )
+        payload: dict[str, Any] = body["data"][CREDENTIALS[kind].confirm]
+        return payload
+
+    def _me(self, case: ConnectorCase, gateway: Gateway, signed: SignedIn) -> dict[str, Any]:
+        me: dict[str, Any] = gateway.query(ME, {"b": case.backend}, token=signed.token)["data"][
+            "me"
+        ]
+        return me
+
+    def _code(self, change: Change, sandbox: Sandbox, gateway: Gateway, expected: str) -> str:
+        """The code that went to `expected`: from the gateway, or from the vendor's sandbox."""
+        credential = CREDENTIALS[change.kind]
+        if change.flow is ChangeFlow.GATEWAY_OTP:
+            sent = gateway.sent[-1]
+            assert (sent.channel, sent.to, sent.purpose) == (
+                credential.channel,
+                expected,
+                credential.purpose,
+            )
+            assert sent.code is not None
+            assert sent.code.isdigit()
+            assert len(sent.code) == 6
+            return sent.code
+        message = sandbox.emulator.outbox.latest()
+        assert message is not None, "the sandbox sent no code"
+        assert message.channel == credential.channel
+        assert same(message.to, expected)
+        return message.code
+
+    # --- profile updates ---------------------------------------------------------------
+
+    @requires(Capability.UPDATE_CUSTOMER)
+    def test_an_update_changes_only_the_sent_field(
+        self, case: ConnectorCase, claims: Declared, gateway: Gateway
+    ) -> None:
+        writable = [name for name in ("last_name", "first_name") if name in claims.update_fields]
+        if not writable:
+            pytest.skip("the kind writes neither first nor last name")
+        field, value = UPDATE_INPUT[writable[0]]
+        other = "firstName" if field == "lastName" else "lastName"
+        signed = gateway.sign_in(case.customer)
+        body = gateway.query(UPDATE, {"id": signed.id, "input": {field: value}}, token=signed.token)
+        payload = body["data"]["updateCustomer"]
+        assert payload["userErrors"] == []
+        assert payload["customer"] == {field: value, other: signed.customer[other]}
+        me = self._me(case, gateway, signed)
+        assert (me[field], me[other]) == (value, signed.customer[other])
+
+    def test_a_field_the_kind_cannot_write_is_refused_before_any_call(
+        self,
+        case: ConnectorCase,
+        claims: Declared,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        unwritable: str,
+    ) -> None:
+        field, value = UPDATE_INPUT[unwritable]
+        update: dict[str, object] = {field: value}
+        if "first_name" in claims.update_fields:  # a writable field does not carry the rest
+            update["firstName"] = "A"
+        signed = gateway.sign_in(case.customer)
+        sandbox.emulator.journal.clear()
+        body = gateway.query(UPDATE, {"id": signed.id, "input": update}, token=signed.token)
+        payload = body["data"]["updateCustomer"]
+        assert payload["customer"] is None
+        assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+            (["input", field], "UNSUPPORTED")
+        ]
+        assert sandbox.emulator.journal.count() == 0
+
+    # --- credential changes ------------------------------------------------------------
+
+    def test_a_direct_change_applies_at_once(
+        self,
+        case: ConnectorCase,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        direct_change: Change,
+    ) -> None:
+        kind, credential = direct_change.kind, CREDENTIALS[direct_change.kind]
+        sent, expected = new_value(case, kind)
+        signed = gateway.sign_in(case.customer)
+        payload = self._request(gateway, signed, kind, sent)
+        assert payload["userErrors"] == []
+        assert payload["pending"] is False
+        assert same(payload["customer"][credential.field], expected)
+        assert payload["customer"][credential.pending] is False
+        assert sandbox.emulator.outbox.latest() is None
+        assert gateway.sent == []
+        assert same(self._me(case, gateway, signed)[credential.field], expected)
+
+    def test_a_confirmed_change_waits_for_the_right_code(
+        self,
+        case: ConnectorCase,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        confirmed_change: Change,
+    ) -> None:
+        kind, credential = confirmed_change.kind, CREDENTIALS[confirmed_change.kind]
+        by_gateway = confirmed_change.flow is ChangeFlow.GATEWAY_OTP
+        journal = sandbox.emulator.journal
+        sent, expected = new_value(case, kind)
+        signed = gateway.sign_in(case.customer)
+        old = signed.customer[credential.field]
+        journal.clear()
+
+        requested = self._request(gateway, signed, kind, sent)
+        assert requested["userErrors"] == []
+        assert requested["pending"] is True
+        expires = datetime.fromisoformat(requested["expiresAt"])
+        assert expires > datetime.now(UTC) + timedelta(minutes=9)
+        assert requested["customer"][credential.field] == old
+        assert requested["customer"][credential.pending] is True
+        code = self._code(confirmed_change, sandbox, gateway, expected)
+
+        rejected = self._confirm(gateway, signed, kind, wrong(code))
+        assert rejected["customer"] is None
+        assert rejected["userErrors"] == [WRONG_CODE_ERROR]
+        me = self._me(case, gateway, signed)
+        assert me[credential.field] == old
+        assert me[credential.pending] is True
+        if by_gateway:
+            assert writes(case, journal) == 0
+
+        confirmed = self._confirm(gateway, signed, kind, code)
+        assert confirmed["userErrors"] == []
+        assert same(confirmed["customer"][credential.field], expected)
+        assert confirmed["customer"][credential.pending] is False
+        assert code not in str(confirmed)
+        me = self._me(case, gateway, signed)
+        assert same(me[credential.field], expected)
+        assert me[credential.pending] is False
+        if by_gateway:
+            assert writes(case, journal) == 1
+            notice = gateway.sent[-1]
+            assert (notice.channel, notice.to, notice.code, notice.purpose) == (
+                credential.channel,
+                old,
+                None,
+                "change_notice",
+            )
+            again = self._confirm(gateway, signed, kind, code)  # done: the same answer
+            assert again == confirmed
+            assert writes(case, journal) == 1
+            late = self._confirm(gateway, signed, kind, wrong(code))
+            assert [e["code"] for e in late["userErrors"]] == ["NO_PENDING_CHANGE"]
+        if kind is ChangeKind.EMAIL:  # the new address is the customer's sign-in from now on
+            gateway.sign_in((confirmed["customer"]["email"], case.customer[1]))
+
+    def test_the_fifth_wrong_code_cancels_the_change(
+        self,
+        case: ConnectorCase,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        confirmed_change: Change,
+    ) -> None:
+        kind, credential = confirmed_change.kind, CREDENTIALS[confirmed_change.kind]
+        journal = sandbox.emulator.journal
+        sent, expected = new_value(case, kind)
+        signed = gateway.sign_in(case.customer)
+        old = signed.customer[credential.field]
+        self._request(gateway, signed, kind, sent)
+        code = self._code(confirmed_change, sandbox, gateway, expected)
+        journal.clear()
+        outcomes = [
+            self._confirm(gateway, signed, kind, wrong(code))["userErrors"][0]["code"]
+            for _ in range(5)
+        ]
+        assert outcomes == ["OTP_INVALID"] * 4 + ["OTP_ATTEMPTS_EXCEEDED"]
+        late = self._confirm(gateway, signed, kind, code)
+        assert [e["code"] for e in late["userErrors"]] == ["NO_PENDING_CHANGE"]
+        # Each wrong code went to the vendor's check once, or to none when the gateway checks.
+        by_vendor = confirmed_change.flow is ChangeFlow.BACKEND_OTP
+        assert calls_but_reads(journal) == (5 if by_vendor else 0)
+        me = self._me(case, gateway, signed)
+        assert me[credential.field] == old
+        assert me[credential.pending] is False
+
+    def test_confirming_with_nothing_pending_is_no_pending_change(
+        self,
+        case: ConnectorCase,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        confirmed_change: Change,
+    ) -> None:
+        signed = gateway.sign_in(case.customer)
+        sandbox.emulator.journal.clear()
+        payload = self._confirm(gateway, signed, confirmed_change.kind, "123456")
+        assert [e["code"] for e in payload["userErrors"]] == ["NO_PENDING_CHANGE"]
+        assert calls_but_reads(sandbox.emulator.journal) == 0
+
+    def test_a_malformed_code_is_a_wrong_code_without_an_upstream_call(
+        self,
+        case: ConnectorCase,
+        sandbox: Sandbox,
+        gateway: Gateway,
+        confirmed_change: Change,
+    ) -> None:
+        kind = confirmed_change.kind
+        signed = gateway.sign_in(case.customer)
+        self._request(gateway, signed, kind, new_value(case, kind)[0])
+        sandbox.emulator.journal.clear()
+        payload = self._confirm(gateway, signed, kind, "12ab")
+        assert [e["code"] for e in payload["userErrors"]] == ["OTP_INVALID"]
+        assert calls_but_reads(sandbox.emulator.journal) == 0
+
+    def test_an_invalid_value_is_refused_before_any_call(
+        self, case: ConnectorCase, sandbox: Sandbox, gateway: Gateway, change: Change
+    ) -> None:
+        credential = CREDENTIALS[change.kind]
+        signed = gateway.sign_in(case.customer)
+        sandbox.emulator.journal.clear()
+        payload = self._request(gateway, signed, change.kind, credential.invalid)
+        assert payload["pending"] is False
+        assert payload["customer"] is None
+        assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+            ([credential.field], "INVALID")
+        ]
+        assert sandbox.emulator.journal.count() == 0
