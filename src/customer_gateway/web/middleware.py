@@ -8,13 +8,13 @@ import re
 import time
 import uuid
 
-import orjson
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from customer_gateway.domain import BackendUnavailableError, GatewayError
+from customer_gateway.domain import BackendUnavailableError, GatewayError, error_extensions
 from customer_gateway.observability.logging import current_request_id, request_id_var
+from customer_gateway.web.answers import send_error
 
 __all__ = ["LastResortMiddleware", "RequestIdMiddleware"]
 
@@ -113,19 +113,7 @@ class LastResortMiddleware:
 async def _answer(send: Send, error: Exception) -> None:
     if isinstance(error, GatewayError):
         status = 503 if isinstance(error, BackendUnavailableError) else 500
-        extensions: dict[str, object] = {"code": error.code}
-        if error.backend:
-            extensions["backend"] = error.backend
-        message = error.message
-    else:
-        status, message = 500, "Unexpected error."
-        extensions = {"code": "INTERNAL", "requestId": current_request_id()}
-    body = orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        await send_error(send, status, error.message, error_extensions(error))
+        return
+    extensions = {"code": "INTERNAL", "requestId": current_request_id()}
+    await send_error(send, 500, "Unexpected error.", extensions)
