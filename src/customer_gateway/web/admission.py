@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from customer_gateway.web.answers import send_error
+from customer_gateway.web.answers import TrackedSend, send_error
 
 __all__ = ["PREFLIGHT_HEADERS", "BodySizeLimitMiddleware", "CsrfMiddleware"]
 
@@ -40,7 +40,7 @@ class BodySizeLimitMiddleware:
             await _reply(send, 413, "The request body is too large.")
             return
         received = 0
-        started = False
+        tracked = TrackedSend(send)
 
         async def capped_receive() -> Message:
             nonlocal received
@@ -51,15 +51,10 @@ class BodySizeLimitMiddleware:
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, capped_receive, tracking_send)
+            await self.app(scope, capped_receive, tracked)
         except _TooLarge:
-            if not started:
+            if not tracked.started:
                 await _reply(send, 413, "The request body is too large.")
 
 

@@ -5,11 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.types import Send
+from starlette.types import Message, Send
 
 from customer_gateway.domain import error_body
 
-__all__ = ["send_error"]
+__all__ = ["TrackedSend", "send_error"]
+
+
+class TrackedSend:
+    """A `send` that remembers whether the response has begun: once it has, an error answer
+    can no longer be sent, and closing the response is all that is left."""
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
 
 
 async def send_error(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from customer_gateway.domain import BackendUnavailableError, GatewayError, error_extensions
 from customer_gateway.observability.logging import current_request_id
-from customer_gateway.web.answers import send_error
+from customer_gateway.web.answers import TrackedSend, send_error
 
 __all__ = ["LastResortMiddleware"]
 
@@ -33,15 +33,9 @@ class LastResortMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except ClientDisconnect:
             raise  # nobody is left to answer: the request id's line says 499
         except Exception as error:
@@ -53,7 +47,7 @@ class LastResortMiddleware:
                     "request_id": current_request_id(),
                 },
             )
-            if not started:  # once a response has begun, closing it is all that is left
+            if not tracked.started:  # once a response has begun, closing it is all that is left
                 await _answer(send, error)
 
 
