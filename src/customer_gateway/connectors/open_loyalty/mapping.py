@@ -265,8 +265,7 @@ def update_fields(update: CustomerUpdate, current: Customer) -> dict[str, Any]:
         old = current.address or Address()
         new = update.address
         values["address"] = {  # the whole address replaces the old one: untouched parts kept
-            key: _pick(getattr(new, name), getattr(old, name))
-            for name, key in ADDRESS_KEYS.items()
+            key: _pick(getattr(new, name), getattr(old, name)) for name, key in ADDRESS_KEYS.items()
         }
     return values
 
