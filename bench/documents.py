@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import hashlib
 import json
 import subprocess
@@ -52,6 +51,7 @@ async def run(count: int, apq: bool, serve_collector: bool) -> dict[str, object]
     import httpx
 
     from customer_gateway.app import build_app
+    from customer_gateway.serving import tune_collector
     from customer_gateway.settings import parse_settings
 
     unlimited = "[limits]\nrequests_per_address = 100000000\nrequests_per_token = 100000000\n"
@@ -73,9 +73,7 @@ async def run(count: int, apq: bool, serve_collector: bool) -> dict[str, object]
         for i in range(200):  # warm-up: imports, first allocations
             await send(count + i)
         if serve_collector:  # what `serve` does before it accepts connections
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(10_000, 10, 100)
+            tune_collector()
         before = rss_kb()
         for i in range(count):
             await send(i)

@@ -38,8 +38,9 @@ from customer_gateway.web.cache_control import PrivateAnswersMiddleware
 from customer_gateway.web.cors import cors_middleware
 from customer_gateway.web.graphiql_assets import ASSETS_PREFIX, graphiql_asset_routes
 from customer_gateway.web.health import health_routes
-from customer_gateway.web.middleware import LastResortMiddleware, RequestIdMiddleware
+from customer_gateway.web.last_resort import LastResortMiddleware
 from customer_gateway.web.rate_limit import RateLimitMiddleware, RateLimits
+from customer_gateway.web.request_id import RequestIdMiddleware
 
 __all__ = ["build_app", "build_services"]
 

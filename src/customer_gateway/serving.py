@@ -21,7 +21,7 @@ from uvicorn.supervisors import Multiprocess
 from customer_gateway.settings import GatewaySection, LoadedSettings
 from customer_gateway.web.connection_limits import ConnectionLimits, LimitedHttpProtocol
 
-__all__ = ["GRACEFUL_SHUTDOWN_S", "bind", "run_app", "run_gateway", "worker_app"]
+__all__ = ["GRACEFUL_SHUTDOWN_S", "bind", "run_app", "run_gateway", "tune_collector", "worker_app"]
 
 GRACEFUL_SHUTDOWN_S = 20
 
@@ -57,7 +57,7 @@ def run_gateway(loaded: LoadedSettings, sock: socket.socket) -> None:
 
 def run_app(app: ASGIApp, sock: socket.socket, log_level: str) -> None:
     """An app built by the caller (`demo`, `sandbox`), served in this process."""
-    _tune_collector()
+    tune_collector()
     uvicorn.Server(_config(app, log_level, ConnectionLimits())).run(sockets=[sock])
 
 
@@ -69,7 +69,7 @@ def worker_app(loaded: LoadedSettings) -> ASGIApp:
     gateway = loaded.settings.gateway
     configure_logging(gateway.log_level, json_format=gateway.log_json)
     app = build_app(loaded)
-    _tune_collector()
+    tune_collector()
     return app
 
 
@@ -98,7 +98,7 @@ def _config(
     )
 
 
-def _tune_collector() -> None:
+def tune_collector() -> None:
     """The cyclic collector has nothing to find in a request (a test pins that requests leave
     no cycles), yet its passes walk every live object: under load, with many requests in
     flight, full passes cost a third of the CPU. So the start-up heap (schema, types, modules)

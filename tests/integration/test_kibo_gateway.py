@@ -447,9 +447,12 @@ def test_an_ambiguous_write_is_reconciled_not_repeated(
 def test_a_refused_write_reports_the_backend_reason(
     kibo_gateway: TestClient, kibo: KiboSandbox
 ) -> None:
+    """The address was free when the code was sent, and another shopper took it before the
+    confirm: Kibo refuses the write (409), and the customer hears why."""
     ada = sign_in(kibo_gateway)
     token, cid = ada["token"]["accessToken"], ada["customer"]["id"]
-    gql(kibo_gateway, REQUEST_EMAIL, {"id": cid, "e": "katherine.johnson@example.com"}, token=token)
+    gql(kibo_gateway, REQUEST_EMAIL, {"id": cid, "e": "contested@example.org"}, token=token)
+    kibo.add_customer(email="contested@example.org", password="contested-pass-1")
     taken = gql(
         kibo_gateway, CONFIRM_EMAIL, {"id": cid, "c": last_code(kibo_gateway)}, token=token
     )["data"]["confirmEmailChange"]

@@ -22,13 +22,17 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "customer_gateway.services",
         "customer_gateway.web",
     ),
+    # Use cases see connectors through their protocol only, never a vendor package or the
+    # transport; per-request batching comes in through their own port, not a loader library.
     "services": (
         "strawberry",
         "starlette",
         "graphql",
         "httpx",
+        "aiodataloader",
         "customer_gateway.api",
         "customer_gateway.web",
+        "customer_gateway.connectors",
     ),
     # OTP types and codes sit below the store, which keeps them; the store sits below
     # everything that uses it, and knows nothing of HTTP, GraphQL or the services.
@@ -54,7 +58,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # The HTTP edge and the GraphQL layer reach the store through its own interfaces only.
     "api": (
         "httpx",
-        "customer_gateway.connectors.menu",
+        "customer_gateway.connectors",
         "customer_gateway.sandbox",
         "customer_gateway.otp",
     ),
@@ -69,6 +73,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 ALLOWED = {
     "domain": ("customer_gateway.domain",),
     "sandbox": ("customer_gateway.sandbox",),
+    "services": ("customer_gateway.connectors.protocol",),
+    "api": ("customer_gateway.connectors.protocol",),
 }
 
 

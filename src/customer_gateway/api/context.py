@@ -1,4 +1,4 @@
-"""Per-request context: the services, who is calling, and the request's data loaders."""
+"""Per-request context: the services, who is calling, and the request's reads."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 
-from customer_gateway.api.loaders import Loaders
 from customer_gateway.services import Backends, Caller, ChangeService, CustomerService
 from customer_gateway.services.loyalty import LoyaltyService
+from customer_gateway.services.reads import CustomerReads
 
 __all__ = ["GatewayContext", "Info", "Services"]
 
@@ -33,7 +33,7 @@ class GatewayContext:
     response: Response
     services: Services
     caller: Caller
-    loaders: Loaders
+    reads: CustomerReads
 
 
 Info: TypeAlias = strawberry.Info[GatewayContext, None]

@@ -12,10 +12,18 @@ from collections.abc import Mapping, Sequence
 from graphql.error import GraphQLError, GraphQLSyntaxError
 
 from customer_gateway.api.types import UserError
-from customer_gateway.domain import GatewayError, RateLimitedError, UserFacingError
+from customer_gateway.domain import (
+    GatewayError,
+    UserFacingError,
+    error_body,
+    error_extensions,
+)
 from customer_gateway.observability.logging import current_request_id
 
-__all__ = ["to_user_errors", "with_codes"]
+__all__ = ["REQUEST_ERROR_CODES", "error_body", "to_user_errors", "with_codes"]
+
+# Errors of the request itself (its document), not of executing it.
+REQUEST_ERROR_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
 
 logger = logging.getLogger("customer_gateway.errors")
 
@@ -60,12 +68,7 @@ def with_codes(errors: Sequence[GraphQLError]) -> list[GraphQLError]:
 def _convert(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, GatewayError):
-        extensions: dict[str, object] = {"code": original.code}
-        if original.backend:
-            extensions["backend"] = original.backend
-        if isinstance(original, RateLimitedError):
-            extensions["retryAfter"] = original.retry_after
-        return _rebuild(error, original.message, extensions)
+        return _rebuild(error, original.message, error_extensions(original))
     if original is None:
         code = (
             "GRAPHQL_PARSE_FAILED"

@@ -2,15 +2,15 @@
 
 No schema extension does any of this: Strawberry builds every extension and wraps every hook
 anew on each request, which on a gateway answering in about a millisecond was a measurable share
-of the time (six extensions at first; one still cost 27 us). The schema calls these instead
-(api/schema.py). Nothing runs per field.
+of the time (six extensions at first; one still cost 27 us). The schema runs `Operations`
+around each operation instead (`framework.py`). Nothing runs per field.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 
 from graphql import (
@@ -23,14 +23,14 @@ from graphql import (
     validate,
 )
 from graphql.validation import ASTValidationRule
-from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
-from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from customer_gateway.api.errors import with_codes
+from customer_gateway.api.framework import STRAWBERRY_RULES
 from customer_gateway.observability.metrics import METRICS
+from customer_gateway.observability.tracing import span, tracing_enabled
 
-__all__ = ["DocumentCache", "Prepared", "record_operation"]
+__all__ = ["DocumentCache", "Operations", "Prepared", "record_operation"]
 
 Prepared = tuple[DocumentNode, list[GraphQLError]]
 
@@ -70,8 +70,7 @@ class DocumentCache:
         max_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.rules = (*specified_rules, *rules)
-        # Strawberry's own validation adds these two to whatever rules it is given.
-        self._all_rules = (*self.rules, MaybeNullValidationRule, OneOfInputValidationRule)
+        self._all_rules = (*self.rules, *STRAWBERRY_RULES)  # what Strawberry would validate
         self.max_tokens = max_tokens
         self.max_entries = max_entries
         self.max_bytes = max_bytes
@@ -104,25 +103,73 @@ class DocumentCache:
         return prepared
 
 
-# The document the schema prepared for the operation it is about to run, for Strawberry's
-# execution context (set and read within one GatewaySchema.execute call).
-prepared_document: ContextVar[Prepared | None] = ContextVar("prepared_document", default=None)
+class Operations:
+    """What runs around each operation: its document refused unparsed when over the byte
+    limit, else prepared once (parsed and validated, from the cache when seen before) and
+    handed to Strawberry; then every error given its documented code, the operation counted
+    and timed, and (when tracing is on) a span."""
+
+    def __init__(self, documents: DocumentCache, *, max_document_bytes: int) -> None:
+        self.documents = documents
+        self.max_document_bytes = max_document_bytes
+        # The document prepared for the operation about to run, for Strawberry's execution
+        # context (set and read within one `run`).
+        self._prepared: ContextVar[Prepared | None] = ContextVar("prepared", default=None)
+
+    async def run(
+        self,
+        schema: GraphQLSchema,
+        query: str | None,
+        operation_name: str | None,
+        execute: Callable[[], Awaitable[ExecutionResult]],
+    ) -> ExecutionResult:
+        started = time.perf_counter()
+        prepared: Prepared | None = None
+        if query:
+            outcome = self._refuse(query) or self.documents.prepare(schema, query)
+            if isinstance(outcome, GraphQLError):  # parsed once, here, and not again
+                result = ExecutionResult(data=None, errors=[outcome])
+                record_operation(result, "unknown", started)
+                return result
+            prepared = outcome
+        operation = operation_type(prepared, operation_name)
+        token = self._prepared.set(prepared)
+        try:
+            if not tracing_enabled():
+                result = await execute()
+                record_operation(result, operation, started)
+                return result
+            with span("graphql.operation", **{"graphql.operation.type": operation}) as current:
+                result = await execute()
+                current.set_attribute("outcome", record_operation(result, operation, started))
+            return result
+        finally:
+            self._prepared.reset(token)
+
+    def fill(self, context: ExecutionContext) -> None:
+        """Give a new operation its document and validation result, so that Strawberry skips
+        both steps (it parses and validates only what is not there yet)."""
+        context.validation_rules = self.documents.rules
+        prepared = self._prepared.get()
+        if prepared is not None:
+            context.graphql_document = prepared[0]
+            context.pre_execution_errors = list(prepared[1])
+
+    def _refuse(self, query: str) -> GraphQLError | None:
+        """Documents over the byte limit are refused before any parsing."""
+        limit = self.max_document_bytes
+        if len(query) <= limit // 4 or len(query.encode()) <= limit:  # 4 bytes a char at most
+            return None
+        return GraphQLError(
+            f"The document is larger than {limit} bytes.",
+            extensions={"code": "GRAPHQL_PARSE_FAILED"},
+        )
 
 
 def operation_type(prepared: Prepared | None, operation_name: str | None) -> str:
     """`query`, `mutation`, or `unknown` when there is no document or it lacks the operation."""
     operation = get_operation_ast(prepared[0], operation_name) if prepared else None
     return operation.operation.value if operation else "unknown"
-
-
-def fill(context: ExecutionContext, rules: tuple[type[ASTValidationRule], ...]) -> None:
-    """Give a new operation its document and validation result, so that Strawberry skips
-    both steps (it parses and validates only what is not there yet)."""
-    context.validation_rules = rules
-    prepared = prepared_document.get()
-    if prepared is not None:
-        context.graphql_document = prepared[0]
-        context.pre_execution_errors = list(prepared[1])
 
 
 def record_operation(result: ExecutionResult, operation: str, started: float) -> str:

@@ -17,6 +17,7 @@ import hashlib
 import re
 from typing import Any
 
+from customer_gateway.api.framework import Refusal
 from customer_gateway.store import Documents
 
 __all__ = [
@@ -29,20 +30,16 @@ __all__ = [
     "resolve_persisted_query",
 ]
 
-MAX_PERSISTED_BYTES = 64 * 1024  # larger documents (UTF-8) run, but are not kept
-MEMORY_DOCUMENTS_MAX_BYTES = 16 * 1024 * 1024  # all documents the memory store keeps
+MAX_PERSISTED_BYTES = 64 * 1024  # larger documents (UTF-8) are not kept
+# All documents the memory store keeps: an app's operations are a few hundred KB; more is
+# clients (or an attacker) sending documents nobody sends twice.
+MEMORY_DOCUMENTS_MAX_BYTES = 4 * 1024 * 1024
 DOCUMENT_TTL_S = 7 * 24 * 3600  # each document's life in Redis
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
-class PersistedQueryError(Exception):
-    """Answered as a GraphQL error body with its own status and code."""
-
-    def __init__(self, status: int, message: str, code: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
+class PersistedQueryError(Refusal):
+    """A persisted-query request refused: a GraphQL error body with its own status and code."""
 
 
 def persisted_hash(persisted: Any) -> str:

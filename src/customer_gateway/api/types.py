@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from typing import TypeVar, cast
@@ -15,6 +14,7 @@ from customer_gateway import domain
 from customer_gateway.api.context import Info
 from customer_gateway.connectors.protocol import Connector
 from customer_gateway.domain import ChangeKind
+from customer_gateway.services.loyalty import StatusRead
 
 __all__ = [
     "Address",
@@ -123,19 +123,6 @@ class Address:
     country: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class LinkedStatus:
-    """A loyalty status read along with the customer: the status, none, or the error that the
-    `loyalty` and `level` fields report in their own place."""
-
-    result: domain.LoyaltyStatus | BaseException | None
-
-    def get(self) -> domain.LoyaltyStatus | None:
-        if isinstance(self.result, BaseException):
-            raise self.result
-        return self.result
-
-
 @strawberry.federation.type(keys=["id"], description="A customer as one backend knows it.")
 class Customer:
     id: strawberry.ID = strawberry.field(
@@ -157,10 +144,10 @@ class Customer:
     created_at: datetime | None
     updated_at: datetime | None
     model: strawberry.Private[domain.Customer]
-    linked: strawberry.Private[LinkedStatus | None] = None
+    linked: strawberry.Private[StatusRead | None] = None
 
     @classmethod
-    def from_domain(cls, customer: domain.Customer, linked: LinkedStatus | None = None) -> Customer:
+    def from_domain(cls, customer: domain.Customer, linked: StatusRead | None = None) -> Customer:
         address = customer.address
         return cls(
             id=strawberry.ID(domain.encode_customer_id(customer.backend, customer.native_id)),
@@ -230,13 +217,13 @@ class Customer:
     async def _fetch_status(
         self, info: Info, convert: Callable[[domain.LoyaltyStatus], T]
     ) -> T | None:
-        status = await info.context.loaders.loyalty_status_of(self.model)
+        status = await info.context.reads.status_of(self.model)
         return convert(status) if status else None
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
         """Federation entities: batched per request, same access rules as `customer(id)`."""
-        return cls.from_domain(await info.context.loaders.customer_by_id(str(id)))
+        return cls.from_domain(await info.context.reads.entity(str(id)))
 
 
 @strawberry.type

@@ -10,13 +10,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from customer_gateway.domain import BackendProtocolError
+from customer_gateway.domain import Address, BackendProtocolError
 
 T = TypeVar("T")
 
 __all__ = [
     "count_drift",
     "mapped",
+    "opt_address",
     "opt_bool",
     "opt_date",
     "opt_datetime",
@@ -76,6 +77,14 @@ def req_str(data: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise BackendProtocolError()
     return value
+
+
+def opt_address(data: Mapping[str, Any] | None, keys: Mapping[str, str]) -> Address | None:
+    """An address object, `keys` naming the vendor's key for each of the domain's fields
+    (street, address2, city, postal, province, country); None when there is no object."""
+    if data is None:
+        return None
+    return Address(**{name: opt_str(data, key) for name, key in keys.items()})
 
 
 def opt_str(data: Mapping[str, Any], key: str) -> str | None:

@@ -1,4 +1,6 @@
-"""One pooled httpx client per backend: timeouts, retries for idempotent reads, request ids.
+"""Each backend's transport: one connection pool, timeouts, retries for idempotent reads within
+a budget, a circuit breaker, request ids, and httpx's request and response models straight on
+the pool (no `AsyncClient`: see `Transport.__init__`).
 
 Everything that can go wrong on the wire becomes a domain error here, so connectors only ever
 see a complete response with a status they can interpret (2xx or a 4xx they asked to see).
@@ -239,39 +241,30 @@ class Transport:
         json: Any,
         data: Mapping[str, Any] | None,
     ) -> UpstreamResponse:
-        verb = method.upper()
-        route = path.template
+        upstream_id = str(uuid.uuid4())  # every attempt its own
+        request = httpx.Request(
+            method.upper(),
+            self._base + path.path,
+            headers={**self._headers, **(headers or {}), "X-Request-ID": upstream_id},
+            params=params,
+            json=json,
+            data=data,
+            extensions={"timeout": self._timeout},
+        )
         if not tracing_enabled():
-            return await self._exchange(verb, path, route, headers, params, json, data, None)
+            return await self._exchange(request, path.template, upstream_id, None)
         name = f"upstream {self.backend}"
-        with span(name, backend=self.backend, method=verb, route=route) as current:
-            return await self._exchange(verb, path, route, headers, params, json, data, current)
+        attributes = {"backend": self.backend, "method": request.method, "route": path.template}
+        with span(name, **attributes) as current:
+            return await self._exchange(request, path.template, upstream_id, current)
 
     async def _exchange(
-        self,
-        verb: str,
-        path: UpstreamPath,
-        route: str,
-        headers: Mapping[str, str] | None,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        data: Mapping[str, Any] | None,
-        current_span: Any,
+        self, request: httpx.Request, route: str, upstream_id: str, current_span: Any
     ) -> UpstreamResponse:
-        upstream_id = str(uuid.uuid4())
-        all_headers = {**self._headers, **(headers or {}), "X-Request-ID": upstream_id}
+        verb = request.method
         started = time.perf_counter()
         status: int | str = "error"
         try:
-            request = httpx.Request(
-                verb,
-                self._base + path.path,
-                headers=all_headers,
-                params=params,
-                json=json,
-                data=data,
-                extensions={"timeout": self._timeout},
-            )
             response = await self._transport.handle_async_request(request)
             try:
                 status = response.status_code

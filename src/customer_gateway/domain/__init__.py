@@ -19,6 +19,8 @@ from customer_gateway.domain.errors import (
     UnsupportedError,
     UserFacingError,
     ValidationError,
+    error_body,
+    error_extensions,
 )
 from customer_gateway.domain.ids import CustomerRef, decode_customer_id, encode_customer_id
 from customer_gateway.domain.models import (
@@ -70,4 +72,6 @@ __all__ = [
     "ValidationError",
     "decode_customer_id",
     "encode_customer_id",
+    "error_body",
+    "error_extensions",
 ]

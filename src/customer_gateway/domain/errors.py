@@ -25,7 +25,9 @@ Messages are fixed texts chosen by the gateway: never a token, code, password or
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -48,6 +50,8 @@ __all__ = [
     "UnsupportedError",
     "UserFacingError",
     "ValidationError",
+    "error_body",
+    "error_extensions",
 ]
 
 
@@ -232,3 +236,20 @@ class StoreUnavailableError(BackendUnavailableError):
 
 class BackendProtocolError(BackendError):
     code = "BACKEND_ERROR"
+
+
+def error_extensions(error: GatewayError) -> dict[str, object]:
+    """What an answer says of a documented error besides its message: its code, the backend
+    at fault, and how long to wait before a retry where that is known."""
+    extensions: dict[str, object] = {"code": error.code}
+    if error.backend:
+        extensions["backend"] = error.backend
+    if isinstance(error, RateLimitedError):
+        extensions["retryAfter"] = error.retry_after
+    return extensions
+
+
+def error_body(message: str, extensions: Mapping[str, object]) -> bytes:
+    """The GraphQL error body of every answer the gateway writes itself, outside an operation's
+    result (a refusal at the edge, a failure of the gateway): one error, with its code."""
+    return json.dumps({"errors": [{"message": message, "extensions": dict(extensions)}]}).encode()

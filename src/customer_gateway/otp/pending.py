@@ -2,7 +2,7 @@
 
 The store keeps these records (`customer_gateway.store`); every step that must not race is one
 atomic store operation. Wrong codes are counted apart from the record, in the store's counters,
-and taken before a code is checked (see `services.attempts`).
+and taken before a code is checked (see `services.changes.attempts`).
 
 ```
 pending --right code--> applying --write ok--> done (kept until it expires: a repeat confirm

@@ -7,19 +7,15 @@ gateway asks the backend whose token it is (once per request) and refuses any ot
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from customer_gateway.connectors.protocol import (
     Credentials,
     CustomerCredentials,
     ServiceCredentials,
 )
-from customer_gateway.domain import (
-    AuthenticationError,
-    Customer,
-    CustomerRef,
-    PermissionDeniedError,
-)
+from customer_gateway.domain import Customer, CustomerRef, PermissionDeniedError
+from customer_gateway.services.identity import Identity
 
 __all__ = ["Caller", "admin_key_matches"]
 
@@ -36,29 +32,30 @@ def admin_key_matches(candidate: str | None, keys: Sequence[str]) -> bool:
 
 
 class Caller:
-    """One request's identity; `identify` is the backend's current-customer call, cached."""
+    """One request's caller: a backend's customer token (whose owner `identity` asks the backend
+    for), the gateway's admin key, or nobody; and the client's address, for rate limits."""
 
     def __init__(
         self,
         *,
-        bearer: str | None,
+        identity: Identity,
         is_admin: bool,
-        identify: Callable[[str], Awaitable[Customer]],
         client_address: str | None = None,
     ) -> None:
-        self.bearer = bearer
-        self.client_address = client_address
+        self.identity = identity
         self.is_admin = is_admin
-        self._identify = identify
+        self.client_address = client_address
+
+    @property
+    def bearer(self) -> str | None:
+        return self.identity.bearer
 
     def require_admin(self) -> None:
         if not self.is_admin:
             raise PermissionDeniedError("This operation needs the admin key.")
 
     async def me(self, backend: str) -> Customer:
-        if not self.bearer:
-            raise AuthenticationError()
-        return await self._identify(backend)
+        return await self.identity.me(backend)
 
     async def credentials_for(self, ref: CustomerRef) -> Credentials:
         """Credentials to act on `ref`: the service account for admins, else the owner's token."""

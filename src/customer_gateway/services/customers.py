@@ -50,10 +50,6 @@ class CustomerService:
             raise InvalidTokenError(field=("refreshToken",), backend=backend)
         return await self._refreshes.run((backend, token), lambda: connector.refresh_token(token))
 
-    async def me(self, backend: str, caller: Caller) -> Customer:
-        self.backends.require(backend, Capability.CURRENT_CUSTOMER)
-        return await caller.me(backend)
-
     async def customers_by_ids(
         self, global_ids: Sequence[str], *, caller: Caller
     ) -> list[Customer | GatewayError]:

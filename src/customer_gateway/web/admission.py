@@ -9,10 +9,10 @@ operation unless it carries one of the headers below. Any other Content-Type (a 
 
 from __future__ import annotations
 
-import json
-
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from customer_gateway.web.answers import TrackedSend, send_error
 
 __all__ = ["PREFLIGHT_HEADERS", "BodySizeLimitMiddleware", "CsrfMiddleware"]
 
@@ -20,14 +20,8 @@ PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
 _SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 
 
-async def _reply(
-    send: Send, status: int, message: str, extra: dict[str, str] | None = None
-) -> None:
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]})
-    headers = [(b"content-type", b"application/json")]
-    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body.encode()})
+async def _reply(send: Send, status: int, message: str) -> None:
+    await send_error(send, status, message, {"code": "BAD_REQUEST"})
 
 
 class BodySizeLimitMiddleware:
@@ -46,7 +40,7 @@ class BodySizeLimitMiddleware:
             await _reply(send, 413, "The request body is too large.")
             return
         received = 0
-        started = False
+        tracked = TrackedSend(send)
 
         async def capped_receive() -> Message:
             nonlocal received
@@ -57,15 +51,10 @@ class BodySizeLimitMiddleware:
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, capped_receive, tracking_send)
+            await self.app(scope, capped_receive, tracked)
         except _TooLarge:
-            if not started:
+            if not tracked.started:
                 await _reply(send, 413, "The request body is too large.")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -20,8 +19,10 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from customer_gateway.domain import RateLimitedError, error_extensions
 from customer_gateway.observability.metrics import METRICS
 from customer_gateway.store import Counters, keys
+from customer_gateway.web.answers import send_error
 
 __all__ = ["RateLimitMiddleware", "RateLimits", "client_address"]
 
@@ -109,22 +110,11 @@ class RateLimitMiddleware:
 
 
 async def _refuse(send: Send, retry_after: int) -> None:
-    body = {
-        "errors": [
-            {
-                "message": "Too many requests; retry later.",
-                "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after},
-            }
-        ]
-    }
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"retry-after", str(retry_after).encode()),
-            ],
-        }
+    refusal = RateLimitedError(retry_after)
+    await send_error(
+        send,
+        429,
+        refusal.message,
+        error_extensions(refusal),
+        {"retry-after": str(refusal.retry_after)},
     )
-    await send({"type": "http.response.body", "body": json.dumps(body).encode()})

@@ -24,7 +24,7 @@ async def test_a_repeated_query_is_parsed_and_validated_once(schema: GatewaySche
     for _ in range(3):
         result = await schema.execute("{ __typename }")
         assert result.errors is None and result.data == {"__typename": "Query"}
-    assert schema.documents.parses == 1 and len(schema.documents) == 1
+    assert schema.operations.documents.parses == 1 and len(schema.operations.documents) == 1
 
 
 async def test_a_document_that_does_not_parse_is_parsed_once_per_request(
@@ -33,8 +33,10 @@ async def test_a_document_that_does_not_parse_is_parsed_once_per_request(
     for attempt in range(1, 3):
         result = await schema.execute("{ backends { name ")
         assert result.errors and result.errors[0].extensions == {"code": "GRAPHQL_PARSE_FAILED"}
-        assert schema.documents.parses == attempt  # not three times (look-ups and Strawberry's)
-    assert len(schema.documents) == 0
+        assert (
+            schema.operations.documents.parses == attempt
+        )  # not three times (look-ups and Strawberry's)
+    assert len(schema.operations.documents) == 0
 
 
 async def test_cached_validation_errors_are_reported_every_time(schema: GatewaySchema) -> None:
@@ -57,7 +59,7 @@ async def test_documents_over_the_token_cap_fail_to_parse_and_are_not_cached(
     for _ in range(2):
         result = await schema.execute(long)
         assert result.errors and "token" in result.errors[0].message.lower()
-    assert len(schema.documents) == 0
+    assert len(schema.operations.documents) == 0
 
 
 async def test_documents_over_the_byte_limit_are_refused_before_parsing(
@@ -66,7 +68,7 @@ async def test_documents_over_the_byte_limit_are_refused_before_parsing(
     padded = "{ __typename }" + " " * 1000  # whitespace: few tokens, many bytes
     result = await schema.execute(padded)
     assert result.errors and result.errors[0].message == "The document is larger than 1000 bytes."
-    assert schema.documents.parses == 0
+    assert schema.operations.documents.parses == 0
     multibyte = "{ __typename } #" + "é" * 495  # 508 characters, 1006 bytes
     assert (await schema.execute(multibyte)).errors
     assert (await schema.execute("{ __typename } #" + "é" * 490)).errors is None
@@ -75,7 +77,7 @@ async def test_documents_over_the_byte_limit_are_refused_before_parsing(
 async def test_the_cache_is_bounded_in_entries_and_bytes() -> None:
     schema = build_schema(SchemaOptions())
     assert isinstance(schema, GatewaySchema)
-    documents = schema.documents
+    documents = schema.operations.documents
     documents.max_entries, documents.max_bytes = 50, 200_000
     for i in range(400):
         await schema.execute(f"query Q{i} {{ a{i}: __typename backends {{ name kind }} }}")
@@ -92,7 +94,7 @@ async def test_evicted_documents_are_freed_without_the_cyclic_collector() -> Non
     settings: the gateway runs full passes rarely, on a frozen heap."""
     schema = build_schema(SchemaOptions())
     assert isinstance(schema, GatewaySchema)
-    schema.documents.max_entries = 1
+    schema.operations.documents.max_entries = 1
     await schema.execute("query EvictedFirst { evictedAlias: __typename }")
     gc.collect()
     gc.disable()

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from customer_gateway.connectors.payload import (
+    opt_address,
     opt_bool,
     opt_datetime,
     opt_int,
@@ -98,18 +99,18 @@ def _phone(contact: Mapping[str, Any] | None) -> str | None:
     return opt_str(numbers, "mobile") or opt_str(numbers, "home") or opt_str(numbers, "work")
 
 
+ADDRESS_KEYS = {
+    "street": "address1",
+    "address2": "address2",
+    "city": "cityOrTown",
+    "postal": "postalOrZipCode",
+    "province": "stateOrProvince",
+    "country": "countryCode",
+}
+
+
 def _address(contact: Mapping[str, Any] | None) -> Address | None:
-    address = opt_mapping(contact, "address") if contact else None
-    if address is None:
-        return None
-    return Address(
-        street=opt_str(address, "address1"),
-        address2=opt_str(address, "address2"),
-        city=opt_str(address, "cityOrTown"),
-        postal=opt_str(address, "postalOrZipCode"),
-        province=opt_str(address, "stateOrProvince"),
-        country=opt_str(address, "countryCode"),
-    )
+    return opt_address(opt_mapping(contact, "address") if contact else None, ADDRESS_KEYS)
 
 
 def customer_from_account(backend: str, account: Mapping[str, Any]) -> Customer:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from customer_gateway.connectors.payload import (
+    opt_address,
     opt_bool,
     opt_date,
     opt_datetime,
@@ -150,18 +151,14 @@ def level_from_payload(level: Mapping[str, Any]) -> Level:
     )
 
 
-def _address(data: Mapping[str, Any]) -> Address | None:
-    address = opt_mapping(data, "address")
-    if address is None:
-        return None
-    return Address(
-        street=opt_str(address, "street"),
-        address2=opt_str(address, "address1"),
-        city=opt_str(address, "city"),
-        postal=opt_str(address, "postal"),
-        province=opt_str(address, "province"),
-        country=opt_str(address, "country"),
-    )
+ADDRESS_KEYS = {
+    "street": "street",
+    "address2": "address1",
+    "city": "city",
+    "postal": "postal",
+    "province": "province",
+    "country": "country",
+}
 
 
 def _customer_level(data: Mapping[str, Any]) -> Level | None:
@@ -184,7 +181,7 @@ def customer_from_payload(backend: str, data: Mapping[str, Any]) -> Customer:
         phone_number=opt_str(data, "phone"),
         gender=opt_str(data, "gender"),
         birth_date=opt_date(data, "birthDate"),
-        address=_address(data),
+        address=opt_address(opt_mapping(data, "address"), ADDRESS_KEYS),
         marketing_opt_in=opt_bool(data, "agreement2"),
         loyalty_card_number=opt_str(data, "loyaltyCardNumber"),
         active=opt_bool(data, "active"),
@@ -267,13 +264,8 @@ def update_fields(update: CustomerUpdate, current: Customer) -> dict[str, Any]:
     if update.address is not None:
         old = current.address or Address()
         new = update.address
-        values["address"] = {
-            "street": _pick(new.street, old.street),
-            "address1": _pick(new.address2, old.address2),
-            "city": _pick(new.city, old.city),
-            "postal": _pick(new.postal, old.postal),
-            "province": _pick(new.province, old.province),
-            "country": _pick(new.country, old.country),
+        values["address"] = {  # the whole address replaces the old one: untouched parts kept
+            key: _pick(getattr(new, name), getattr(old, name)) for name, key in ADDRESS_KEYS.items()
         }
     return values
 

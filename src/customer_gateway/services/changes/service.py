@@ -38,10 +38,10 @@ from customer_gateway.observability.metrics import METRICS
 from customer_gateway.otp.codes import CodeHasher, looks_like_code
 from customer_gateway.otp.notify import Notifier
 from customer_gateway.otp.pending import ChangeState, PendingChange
-from customer_gateway.services.attempts import CodeAttempts
 from customer_gateway.services.auth import Caller
 from customer_gateway.services.backends import Backends
-from customer_gateway.services.gateway_otp import ChangeLimits, GatewayOtpFlow, same
+from customer_gateway.services.changes.attempts import CodeAttempts
+from customer_gateway.services.changes.gateway_flow import ChangeLimits, GatewayOtpFlow, same
 from customer_gateway.services.validation import normalise_email, normalise_phone_number
 from customer_gateway.store import Store, keys
 

@@ -34,7 +34,7 @@ from customer_gateway.domain import (
 from customer_gateway.otp.codes import CodeHasher, new_code
 from customer_gateway.otp.notify import Notifier, OtpMessage
 from customer_gateway.otp.pending import ChangeState, ClaimOutcome, PendingChange
-from customer_gateway.services.attempts import CodeAttempts
+from customer_gateway.services.changes.attempts import CodeAttempts
 from customer_gateway.store import PendingChanges, keys
 
 __all__ = ["ChangeLimits", "GatewayOtpFlow", "same"]
