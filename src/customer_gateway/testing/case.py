@@ -20,6 +20,7 @@ from customer_gateway.connectors.registry import build_connector, load_connector
 from customer_gateway.connectors.routes import IdShape
 from customer_gateway.domain import ChangeKind
 from customer_gateway.sandbox.emulator import Emulator
+from customer_gateway.sandbox.journal import Journal
 
 __all__ = ["CHANGE_CAPABILITY", "ConnectorCase", "Declared", "declared", "e164"]
 
@@ -64,6 +65,10 @@ class ConnectorCase:
     def backend_settings(self, sandbox_url: str, **transport: object) -> dict[str, object]:
         """`[backends.<name>]` for a sandbox at `sandbox_url`, with transport keys on top."""
         return {"kind": self.kind, **self.settings(sandbox_url), **transport}
+
+    def writes(self, journal: Journal) -> int:
+        """How many requests in the journal wrote to the vendor."""
+        return sum(1 for entry in journal.entries if entry.method in self.write_methods)
 
     def __str__(self) -> str:
         return self.backend

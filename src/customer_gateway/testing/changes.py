@@ -8,7 +8,6 @@ fifth wrong code cancels it, and input that cannot be right never reaches the ve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,48 +17,13 @@ from customer_gateway.connectors.protocol import Capability, ChangeFlow
 from customer_gateway.domain import ChangeKind
 from customer_gateway.sandbox.journal import Journal
 from customer_gateway.testing.case import ConnectorCase, Declared, e164
-from customer_gateway.testing.documents import CONFIRM, ME, REQUEST, UPDATE, UPDATE_INPUT
+from customer_gateway.testing.documents import CREDENTIALS, UPDATE, UPDATE_INPUT
 from customer_gateway.testing.gateway import Gateway, SignedIn
 from customer_gateway.testing.harness import Change, Harness, Sandbox, requires
 
 __all__ = ["ChangeContract"]
 
 WRONG_CODE_ERROR = {"field": ["code"], "message": "The code is not correct.", "code": "OTP_INVALID"}
-
-
-@dataclass(frozen=True)
-class Credential:
-    """How one credential shows in the API and in the messages that carry its codes."""
-
-    field: str  # on Customer, and the request's argument
-    pending: str  # Customer's flag while a change waits for its code
-    request: str
-    confirm: str
-    channel: str  # "email" | "sms"
-    purpose: str  # of the gateway's message with the code
-    invalid: str  # a value that can never be right
-
-
-CREDENTIALS = {
-    ChangeKind.EMAIL: Credential(
-        "email",
-        "pendingEmailChange",
-        "requestEmailChange",
-        "confirmEmailChange",
-        "email",
-        "email_change",
-        "not an email",
-    ),
-    ChangeKind.PHONE_NUMBER: Credential(
-        "phoneNumber",
-        "pendingPhoneNumberChange",
-        "requestPhoneNumberChange",
-        "confirmPhoneNumberChange",
-        "sms",
-        "phone_number_change",
-        "+1 555",
-    ),
-}
 
 
 def new_value(case: ConnectorCase, kind: ChangeKind) -> tuple[str, str]:
@@ -77,60 +41,52 @@ def wrong(code: str) -> str:
     return "000000" if code != "000000" else "111111"
 
 
-def writes(case: ConnectorCase, journal: Journal) -> int:
-    return sum(1 for entry in journal.entries if entry.method in case.write_methods)
-
-
 def calls_but_reads(journal: Journal) -> int:
     return sum(1 for entry in journal.entries if entry.method != "GET")
 
 
+def _step(
+    gateway: Gateway, signed: SignedIn, document: str, field: str, variables: dict[str, str]
+) -> dict[str, Any]:
+    body = gateway.query(document, {"id": signed.id, **variables}, token=signed.token)
+    payload: dict[str, Any] = body["data"][field]
+    return payload
+
+
+def request_change(
+    gateway: Gateway, signed: SignedIn, kind: ChangeKind, value: str
+) -> dict[str, Any]:
+    credential = CREDENTIALS[kind]
+    return _step(gateway, signed, credential.request_document, credential.request, {"value": value})
+
+
+def confirm_change(
+    gateway: Gateway, signed: SignedIn, kind: ChangeKind, code: str
+) -> dict[str, Any]:
+    credential = CREDENTIALS[kind]
+    return _step(gateway, signed, credential.confirm_document, credential.confirm, {"code": code})
+
+
+def sent_code(change: Change, sandbox: Sandbox, gateway: Gateway, expected: str) -> str:
+    """The code that went to `expected`: from the gateway, or from the vendor's sandbox."""
+    credential = CREDENTIALS[change.kind]
+    if change.flow is ChangeFlow.GATEWAY_OTP:
+        sent = gateway.sent[-1]
+        assert (sent.channel, sent.purpose) == (credential.channel, credential.purpose)
+        assert same(sent.to, expected)
+        assert sent.code is not None
+        assert sent.code.isdigit()
+        assert len(sent.code) == 6
+        return sent.code
+    message = sandbox.emulator.outbox.latest()
+    assert message is not None, "the sandbox sent no code"
+    assert message.channel == credential.channel
+    assert same(message.to, expected)
+    return message.code
+
+
 class ChangeContract(Harness):
     """updateCustomer, and requesting and confirming email and phone-number changes."""
-
-    def _request(
-        self, gateway: Gateway, signed: SignedIn, kind: ChangeKind, value: str
-    ) -> dict[str, Any]:
-        body = gateway.query(
-            REQUEST[kind.value], {"id": signed.id, "value": value}, token=signed.token
-        )
-        payload: dict[str, Any] = body["data"][CREDENTIALS[kind].request]
-        return payload
-
-    def _confirm(
-        self, gateway: Gateway, signed: SignedIn, kind: ChangeKind, code: str
-    ) -> dict[str, Any]:
-        body = gateway.query(
-            CONFIRM[kind.value], {"id": signed.id, "code": code}, token=signed.token
-        )
-        payload: dict[str, Any] = body["data"][CREDENTIALS[kind].confirm]
-        return payload
-
-    def _me(self, case: ConnectorCase, gateway: Gateway, signed: SignedIn) -> dict[str, Any]:
-        me: dict[str, Any] = gateway.query(ME, {"b": case.backend}, token=signed.token)["data"][
-            "me"
-        ]
-        return me
-
-    def _code(self, change: Change, sandbox: Sandbox, gateway: Gateway, expected: str) -> str:
-        """The code that went to `expected`: from the gateway, or from the vendor's sandbox."""
-        credential = CREDENTIALS[change.kind]
-        if change.flow is ChangeFlow.GATEWAY_OTP:
-            sent = gateway.sent[-1]
-            assert (sent.channel, sent.to, sent.purpose) == (
-                credential.channel,
-                expected,
-                credential.purpose,
-            )
-            assert sent.code is not None
-            assert sent.code.isdigit()
-            assert len(sent.code) == 6
-            return sent.code
-        message = sandbox.emulator.outbox.latest()
-        assert message is not None, "the sandbox sent no code"
-        assert message.channel == credential.channel
-        assert same(message.to, expected)
-        return message.code
 
     # --- profile updates ---------------------------------------------------------------
 
@@ -148,7 +104,7 @@ class ChangeContract(Harness):
         payload = body["data"]["updateCustomer"]
         assert payload["userErrors"] == []
         assert payload["customer"] == {field: value, other: signed.customer[other]}
-        me = self._me(case, gateway, signed)
+        me = gateway.me(signed)
         assert (me[field], me[other]) == (value, signed.customer[other])
 
     def test_a_field_the_kind_cannot_write_is_refused_before_any_call(
@@ -185,14 +141,14 @@ class ChangeContract(Harness):
         kind, credential = direct_change.kind, CREDENTIALS[direct_change.kind]
         sent, expected = new_value(case, kind)
         signed = gateway.sign_in(case.customer)
-        payload = self._request(gateway, signed, kind, sent)
+        payload = request_change(gateway, signed, kind, sent)
         assert payload["userErrors"] == []
         assert payload["pending"] is False
         assert same(payload["customer"][credential.field], expected)
         assert payload["customer"][credential.pending] is False
         assert sandbox.emulator.outbox.latest() is None
         assert gateway.sent == []
-        assert same(self._me(case, gateway, signed)[credential.field], expected)
+        assert same(gateway.me(signed)[credential.field], expected)
 
     def test_a_confirmed_change_waits_for_the_right_code(
         self,
@@ -209,34 +165,34 @@ class ChangeContract(Harness):
         old = signed.customer[credential.field]
         journal.clear()
 
-        requested = self._request(gateway, signed, kind, sent)
+        requested = request_change(gateway, signed, kind, sent)
         assert requested["userErrors"] == []
         assert requested["pending"] is True
         expires = datetime.fromisoformat(requested["expiresAt"])
         assert expires > datetime.now(UTC) + timedelta(minutes=9)
         assert requested["customer"][credential.field] == old
         assert requested["customer"][credential.pending] is True
-        code = self._code(confirmed_change, sandbox, gateway, expected)
+        code = sent_code(confirmed_change, sandbox, gateway, expected)
 
-        rejected = self._confirm(gateway, signed, kind, wrong(code))
+        rejected = confirm_change(gateway, signed, kind, wrong(code))
         assert rejected["customer"] is None
         assert rejected["userErrors"] == [WRONG_CODE_ERROR]
-        me = self._me(case, gateway, signed)
+        me = gateway.me(signed)
         assert me[credential.field] == old
         assert me[credential.pending] is True
         if by_gateway:
-            assert writes(case, journal) == 0
+            assert case.writes(journal) == 0
 
-        confirmed = self._confirm(gateway, signed, kind, code)
+        confirmed = confirm_change(gateway, signed, kind, code)
         assert confirmed["userErrors"] == []
         assert same(confirmed["customer"][credential.field], expected)
         assert confirmed["customer"][credential.pending] is False
         assert code not in str(confirmed)
-        me = self._me(case, gateway, signed)
+        me = gateway.me(signed)
         assert same(me[credential.field], expected)
         assert me[credential.pending] is False
         if by_gateway:
-            assert writes(case, journal) == 1
+            assert case.writes(journal) == 1
             notice = gateway.sent[-1]
             assert (notice.channel, notice.to, notice.code, notice.purpose) == (
                 credential.channel,
@@ -244,10 +200,10 @@ class ChangeContract(Harness):
                 None,
                 "change_notice",
             )
-            again = self._confirm(gateway, signed, kind, code)  # done: the same answer
+            again = confirm_change(gateway, signed, kind, code)  # done: the same answer
             assert again == confirmed
-            assert writes(case, journal) == 1
-            late = self._confirm(gateway, signed, kind, wrong(code))
+            assert case.writes(journal) == 1
+            late = confirm_change(gateway, signed, kind, wrong(code))
             assert [e["code"] for e in late["userErrors"]] == ["NO_PENDING_CHANGE"]
         if kind is ChangeKind.EMAIL:  # the new address is the customer's sign-in from now on
             gateway.sign_in((confirmed["customer"]["email"], case.customer[1]))
@@ -264,20 +220,20 @@ class ChangeContract(Harness):
         sent, expected = new_value(case, kind)
         signed = gateway.sign_in(case.customer)
         old = signed.customer[credential.field]
-        self._request(gateway, signed, kind, sent)
-        code = self._code(confirmed_change, sandbox, gateway, expected)
+        request_change(gateway, signed, kind, sent)
+        code = sent_code(confirmed_change, sandbox, gateway, expected)
         journal.clear()
         outcomes = [
-            self._confirm(gateway, signed, kind, wrong(code))["userErrors"][0]["code"]
+            confirm_change(gateway, signed, kind, wrong(code))["userErrors"][0]["code"]
             for _ in range(5)
         ]
         assert outcomes == ["OTP_INVALID"] * 4 + ["OTP_ATTEMPTS_EXCEEDED"]
-        late = self._confirm(gateway, signed, kind, code)
+        late = confirm_change(gateway, signed, kind, code)
         assert [e["code"] for e in late["userErrors"]] == ["NO_PENDING_CHANGE"]
         # Each wrong code went to the vendor's check once, or to none when the gateway checks.
         by_vendor = confirmed_change.flow is ChangeFlow.BACKEND_OTP
         assert calls_but_reads(journal) == (5 if by_vendor else 0)
-        me = self._me(case, gateway, signed)
+        me = gateway.me(signed)
         assert me[credential.field] == old
         assert me[credential.pending] is False
 
@@ -290,7 +246,7 @@ class ChangeContract(Harness):
     ) -> None:
         signed = gateway.sign_in(case.customer)
         sandbox.emulator.journal.clear()
-        payload = self._confirm(gateway, signed, confirmed_change.kind, "123456")
+        payload = confirm_change(gateway, signed, confirmed_change.kind, "123456")
         assert [e["code"] for e in payload["userErrors"]] == ["NO_PENDING_CHANGE"]
         assert calls_but_reads(sandbox.emulator.journal) == 0
 
@@ -303,9 +259,9 @@ class ChangeContract(Harness):
     ) -> None:
         kind = confirmed_change.kind
         signed = gateway.sign_in(case.customer)
-        self._request(gateway, signed, kind, new_value(case, kind)[0])
+        request_change(gateway, signed, kind, new_value(case, kind)[0])
         sandbox.emulator.journal.clear()
-        payload = self._confirm(gateway, signed, kind, "12ab")
+        payload = confirm_change(gateway, signed, kind, "12ab")
         assert [e["code"] for e in payload["userErrors"]] == ["OTP_INVALID"]
         assert calls_but_reads(sandbox.emulator.journal) == 0
 
@@ -315,7 +271,7 @@ class ChangeContract(Harness):
         credential = CREDENTIALS[change.kind]
         signed = gateway.sign_in(case.customer)
         sandbox.emulator.journal.clear()
-        payload = self._request(gateway, signed, change.kind, credential.invalid)
+        payload = request_change(gateway, signed, change.kind, credential.invalid)
         assert payload["pending"] is False
         assert payload["customer"] is None
         assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from customer_gateway.connectors.protocol import Capability
+from customer_gateway.domain import ChangeKind
 
 __all__ = [
-    "CONFIRM",
+    "CREDENTIALS",
     "CUSTOMER",
     "ME",
     "REFRESH",
     "REFUSALS",
-    "REQUEST",
+    "SIGN_IN",
     "UPDATE",
     "UPDATE_INPUT",
+    "Credential",
 ]
+
+SIGN_IN = """
+mutation SignIn($b: String!, $u: String!, $p: String!) {
+  signIn(backend: $b, username: $u, password: $p) {
+    token { accessToken refreshToken tokenType expiresAt refreshExpiresAt }
+    customer { id nativeId email phoneNumber firstName lastName backend { name } }
+    userErrors { field message code }
+  }
+}"""
 
 ME = """
 query Me($b: String!) {
@@ -34,38 +47,56 @@ mutation Update($id: ID!, $input: UpdateCustomerInput!) {
     customer { firstName lastName } userErrors { field message code }
   }
 }"""
-# Per change kind: the request and the confirmation, their field names and argument names.
-REQUEST = {
-    "email": """
-mutation Request($id: ID!, $value: String!) {
-  requestEmailChange(id: $id, email: $value) {
-    pending expiresAt customer { email phoneNumber pendingEmailChange pendingPhoneNumberChange }
-    userErrors { field message code }
-  }
-}""",
-    "phone_number": """
-mutation Request($id: ID!, $value: String!) {
-  requestPhoneNumberChange(id: $id, phoneNumber: $value) {
-    pending expiresAt customer { email phoneNumber pendingEmailChange pendingPhoneNumberChange }
-    userErrors { field message code }
-  }
-}""",
-}
-CONFIRM = {
-    "email": """
-mutation Confirm($id: ID!, $code: String!) {
-  confirmEmailChange(id: $id, code: $code) {
-    customer { email phoneNumber pendingEmailChange pendingPhoneNumberChange }
-    userErrors { field message code }
-  }
-}""",
-    "phone_number": """
-mutation Confirm($id: ID!, $code: String!) {
-  confirmPhoneNumberChange(id: $id, code: $code) {
-    customer { email phoneNumber pendingEmailChange pendingPhoneNumberChange }
-    userErrors { field message code }
-  }
-}""",
+_CONTACT = "customer { email phoneNumber pendingEmailChange pendingPhoneNumberChange }"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """How one credential shows in the API and in the messages that carry its codes."""
+
+    field: str  # on Customer, and the request's argument
+    pending: str  # Customer's flag while a change waits for its code
+    request: str  # the mutations that request and confirm a change
+    confirm: str
+    channel: str  # "email" | "sms"
+    purpose: str  # of the gateway's message with the code
+    invalid: str  # a value that can never be right
+
+    @property
+    def request_document(self) -> str:
+        return (
+            f"mutation Request($id: ID!, $value: String!) {{ {self.request}(id: $id, "
+            f"{self.field}: $value) {{ pending expiresAt {_CONTACT} userErrors "
+            "{ field message code } } }"
+        )
+
+    @property
+    def confirm_document(self) -> str:
+        return (
+            f"mutation Confirm($id: ID!, $code: String!) {{ {self.confirm}(id: $id, code: $code) "
+            f"{{ {_CONTACT} userErrors {{ field message code }} }} }}"
+        )
+
+
+CREDENTIALS = {
+    ChangeKind.EMAIL: Credential(
+        field="email",
+        pending="pendingEmailChange",
+        request="requestEmailChange",
+        confirm="confirmEmailChange",
+        channel="email",
+        purpose="email_change",
+        invalid="not an email",
+    ),
+    ChangeKind.PHONE_NUMBER: Credential(
+        field="phoneNumber",
+        pending="pendingPhoneNumberChange",
+        request="requestPhoneNumberChange",
+        confirm="confirmPhoneNumberChange",
+        channel="sms",
+        purpose="phone_number_change",
+        invalid="+1 555",
+    ),
 }
 
 # Each field of UpdateCustomerInput: the connector's name for it, and a value to send.

@@ -3,6 +3,7 @@
 An operation a kind does not declare is UNSUPPORTED; an upstream failure, rehearsed with the
 sandbox's fault plan, is one of the documented codes and a failed write is never retried or
 half-applied; an id that is not of the kind's customer id shape is refused before any call.
+Faults are put on the sandbox's GETs for reads, and on the case's `write_methods` for writes.
 """
 
 from __future__ import annotations
@@ -49,17 +50,19 @@ HANGS = {"timeout_s": 2}
 
 # Ids as attackers sent them: path segments, queries, line breaks, look-alike digits, huge ones.
 HOSTILE_IDS = (
-    "..",
+    "check?emailOrPhone=ada.lovelace@example.com&x=",
+    "x/../../admin/customer?perPage=100&",
+    "nobody/../../../customer/00000000-0000-4000-8000-000000000000/remove-manually-level?",
+    "1/action",
     "../",
+    "..",
     ".",
     "%2F",
     "a%2Fb",
     "?",
     "#frag",
-    "1/action",
-    "check?emailOrPhone=ada.lovelace@example.com&x=",
-    "nobody/../../../customer/00000000-0000-4000-8000-000000000000/remove-manually-level?",
     "a\r\nX-Injected: 1",
+    "a\nINFO customer_gateway: forged line",
     "\x00",
     "²",
     "١٢٣",  # Arabic-Indic digits: isdigit() says yes
@@ -68,10 +71,10 @@ HOSTILE_IDS = (
     "0ff757dd-9b8a-4750-89ad-03ff531ae923/status",
     " 0ff757dd-9b8a-4750-89ad-03ff531ae923",
 )
-
-
+# What a connector may answer a hostile id with, having called nobody; UNAUTHENTICATED only
+# where it was given a customer's credentials.
 REFUSED = ("BAD_USER_INPUT", "UNSUPPORTED", "UNAUTHENTICATED")
-OWN = ("update_own",)  # the operations with a customer's credentials
+OWN = ("update_own",)
 
 
 def _operations(connector: Connector) -> dict[str, Callable[[str], Awaitable[object]]]:
@@ -164,9 +167,9 @@ class FailureContract(Harness):
             UPDATE, {"id": signed.id, "input": {"firstName": "Changed"}}, token=signed.token
         )
         assert error_codes(body) == [expected], body
-        assert sum(1 for e in journal.entries if e.method in case.write_methods) == 1
+        assert case.writes(journal) == 1  # never retried
         sandbox.emulator.faults.clear()
-        after = gateway.query(ME, {"b": case.backend}, token=signed.token)["data"]["me"]
+        after = gateway.me(signed)
         if fault == "apply_then_drop":  # applied although the caller heard "unavailable"
             assert after["firstName"] == "Changed"
         else:  # refused or failed before applying: the old value, never a third

@@ -17,19 +17,11 @@ from starlette.testclient import TestClient
 from customer_gateway.app import build_app
 from customer_gateway.otp.notify import OtpMessage, OutboxNotifier
 from customer_gateway.settings import parse_settings
+from customer_gateway.testing.documents import ME, SIGN_IN
 
 __all__ = ["ADMIN_KEY", "Gateway", "SignedIn", "error_codes", "toml_table"]
 
 ADMIN_KEY = "contract-admin-key-0123456789"
-
-SIGN_IN = """
-mutation SignIn($b: String!, $u: String!, $p: String!) {
-  signIn(backend: $b, username: $u, password: $p) {
-    token { accessToken refreshToken tokenType expiresAt refreshExpiresAt }
-    customer { id nativeId email phoneNumber firstName lastName backend { name } }
-    userErrors { field message code }
-  }
-}"""
 
 
 def _toml_value(value: object) -> str:
@@ -111,6 +103,12 @@ class Gateway:
             customer["nativeId"],
             customer,
         )
+
+    def me(self, signed: SignedIn) -> dict[str, Any]:
+        """The signed-in customer as `me` reads it now."""
+        body = self.query(ME, {"b": self.backend}, token=signed.token)
+        me: dict[str, Any] = body["data"]["me"]
+        return me
 
     @property
     def sent(self) -> list[OtpMessage]:

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from customer_gateway.connectors.protocol import Capability
+from customer_gateway.domain import ChangeKind
 from customer_gateway.testing.case import ConnectorCase, Declared
-from customer_gateway.testing.documents import CUSTOMER, ME, REFRESH, REQUEST, UPDATE
-from customer_gateway.testing.gateway import SIGN_IN, Gateway, error_codes
+from customer_gateway.testing.documents import CREDENTIALS, CUSTOMER, ME, REFRESH, SIGN_IN, UPDATE
+from customer_gateway.testing.gateway import Gateway, error_codes
 from customer_gateway.testing.harness import Harness, Sandbox, requires
 
 __all__ = ["SignInContract"]
@@ -76,7 +77,7 @@ class SignInContract(Harness):
 
     def test_me_is_the_tokens_customer(self, case: ConnectorCase, gateway: Gateway) -> None:
         signed = gateway.sign_in(case.other_customer)
-        me = gateway.query(ME, {"b": case.backend}, token=signed.token)["data"]["me"]
+        me = gateway.me(signed)
         assert me["email"].casefold() == case.other_customer[0].casefold()
         assert (me["id"], me["nativeId"]) == (signed.id, signed.native_id)
         assert me["pendingEmailChange"] is False
@@ -128,9 +129,9 @@ class SignInContract(Harness):
             )
             assert error_codes(write) == ["FORBIDDEN"]
         if Capability.CHANGE_EMAIL in claims.capabilities:
-            change = gateway.query(
-                REQUEST["email"], {"id": other.id, "value": "mallory@example.com"}, token=me.token
-            )
+            request = CREDENTIALS[ChangeKind.EMAIL].request_document
+            variables = {"id": other.id, "value": "mallory@example.com"}
+            change = gateway.query(request, variables, token=me.token)
             assert error_codes(change) == ["FORBIDDEN"]
         assert all(other.native_id not in e.path for e in journal.entries)
         assert all(e.method == "GET" for e in journal.entries)
