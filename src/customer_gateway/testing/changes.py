@@ -8,6 +8,7 @@ fifth wrong code cancels it, and input that cannot be right never reaches the ve
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,27 @@ def new_value(case: ConnectorCase, kind: ChangeKind) -> tuple[str, str]:
     if kind is ChangeKind.EMAIL:
         return case.new_email, case.new_email
     return case.new_phone_number, e164(case.new_phone_number)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A credential change under test: the signed-in customer, what is sent, what it becomes."""
+
+    change: Change
+    signed: SignedIn
+    sent: str
+    expected: str
+
+    @property
+    def old(self) -> str | None:
+        value: str | None = self.signed.customer[self.change.credential.field]
+        return value
+
+
+def begin(case: ConnectorCase, gateway: Gateway, change: Change) -> Attempt:
+    """The case's customer signed in, about to change the credential to the case's new value."""
+    sent, expected = new_value(case, change.kind)
+    return Attempt(change, gateway.sign_in(case.customer), sent, expected)
 
 
 def same(value: str | None, expected: str) -> bool:
@@ -69,7 +91,7 @@ def confirm_change(
 
 def sent_code(change: Change, sandbox: Sandbox, gateway: Gateway, expected: str) -> str:
     """The code that went to `expected`: from the gateway, or from the vendor's sandbox."""
-    credential = CREDENTIALS[change.kind]
+    credential = change.credential
     if change.flow is ChangeFlow.GATEWAY_OTP:
         sent = gateway.sent[-1]
         assert (sent.channel, sent.purpose) == (credential.channel, credential.purpose)
@@ -132,47 +154,35 @@ class ChangeContract(Harness):
     # --- credential changes ------------------------------------------------------------
 
     def test_a_direct_change_applies_at_once(
-        self,
-        case: ConnectorCase,
-        sandbox: Sandbox,
-        gateway: Gateway,
-        direct_change: Change,
+        self, case: ConnectorCase, sandbox: Sandbox, gateway: Gateway, direct: Change
     ) -> None:
-        kind, credential = direct_change.kind, CREDENTIALS[direct_change.kind]
-        sent, expected = new_value(case, kind)
-        signed = gateway.sign_in(case.customer)
-        payload = request_change(gateway, signed, kind, sent)
+        attempt, field = begin(case, gateway, direct), direct.credential.field
+        payload = request_change(gateway, attempt.signed, direct.kind, attempt.sent)
         assert payload["userErrors"] == []
         assert payload["pending"] is False
-        assert same(payload["customer"][credential.field], expected)
-        assert payload["customer"][credential.pending] is False
+        assert same(payload["customer"][field], attempt.expected)
+        assert payload["customer"][direct.credential.pending] is False
         assert sandbox.emulator.outbox.latest() is None
         assert gateway.sent == []
-        assert same(gateway.me(signed)[credential.field], expected)
+        assert same(gateway.me(attempt.signed)[field], attempt.expected)
 
     def test_a_confirmed_change_waits_for_the_right_code(
-        self,
-        case: ConnectorCase,
-        sandbox: Sandbox,
-        gateway: Gateway,
-        confirmed_change: Change,
+        self, case: ConnectorCase, sandbox: Sandbox, gateway: Gateway, confirmed: Change
     ) -> None:
-        kind, credential = confirmed_change.kind, CREDENTIALS[confirmed_change.kind]
-        by_gateway = confirmed_change.flow is ChangeFlow.GATEWAY_OTP
+        attempt, credential = begin(case, gateway, confirmed), confirmed.credential
+        kind, signed, old = confirmed.kind, attempt.signed, attempt.old
+        by_gateway = confirmed.flow is ChangeFlow.GATEWAY_OTP
         journal = sandbox.emulator.journal
-        sent, expected = new_value(case, kind)
-        signed = gateway.sign_in(case.customer)
-        old = signed.customer[credential.field]
         journal.clear()
 
-        requested = request_change(gateway, signed, kind, sent)
+        requested = request_change(gateway, signed, kind, attempt.sent)
         assert requested["userErrors"] == []
         assert requested["pending"] is True
         expires = datetime.fromisoformat(requested["expiresAt"])
         assert expires > datetime.now(UTC) + timedelta(minutes=9)
         assert requested["customer"][credential.field] == old
         assert requested["customer"][credential.pending] is True
-        code = sent_code(confirmed_change, sandbox, gateway, expected)
+        code = sent_code(confirmed, sandbox, gateway, attempt.expected)
 
         rejected = confirm_change(gateway, signed, kind, wrong(code))
         assert rejected["customer"] is None
@@ -183,13 +193,13 @@ class ChangeContract(Harness):
         if by_gateway:
             assert case.writes(journal) == 0
 
-        confirmed = confirm_change(gateway, signed, kind, code)
-        assert confirmed["userErrors"] == []
-        assert same(confirmed["customer"][credential.field], expected)
-        assert confirmed["customer"][credential.pending] is False
-        assert code not in str(confirmed)
+        done = confirm_change(gateway, signed, kind, code)
+        assert done["userErrors"] == []
+        assert same(done["customer"][credential.field], attempt.expected)
+        assert done["customer"][credential.pending] is False
+        assert code not in str(done)
         me = gateway.me(signed)
-        assert same(me[credential.field], expected)
+        assert same(me[credential.field], attempt.expected)
         assert me[credential.pending] is False
         if by_gateway:
             assert case.writes(journal) == 1
@@ -201,27 +211,20 @@ class ChangeContract(Harness):
                 "change_notice",
             )
             again = confirm_change(gateway, signed, kind, code)  # done: the same answer
-            assert again == confirmed
+            assert again == done
             assert case.writes(journal) == 1
             late = confirm_change(gateway, signed, kind, wrong(code))
             assert [e["code"] for e in late["userErrors"]] == ["NO_PENDING_CHANGE"]
         if kind is ChangeKind.EMAIL:  # the new address is the customer's sign-in from now on
-            gateway.sign_in((confirmed["customer"]["email"], case.customer[1]))
+            gateway.sign_in((done["customer"]["email"], case.customer[1]))
 
     def test_the_fifth_wrong_code_cancels_the_change(
-        self,
-        case: ConnectorCase,
-        sandbox: Sandbox,
-        gateway: Gateway,
-        confirmed_change: Change,
+        self, case: ConnectorCase, sandbox: Sandbox, gateway: Gateway, confirmed: Change
     ) -> None:
-        kind, credential = confirmed_change.kind, CREDENTIALS[confirmed_change.kind]
-        journal = sandbox.emulator.journal
-        sent, expected = new_value(case, kind)
-        signed = gateway.sign_in(case.customer)
-        old = signed.customer[credential.field]
-        request_change(gateway, signed, kind, sent)
-        code = sent_code(confirmed_change, sandbox, gateway, expected)
+        attempt, journal = begin(case, gateway, confirmed), sandbox.emulator.journal
+        kind, signed = confirmed.kind, attempt.signed
+        request_change(gateway, signed, kind, attempt.sent)
+        code = sent_code(confirmed, sandbox, gateway, attempt.expected)
         journal.clear()
         outcomes = [
             confirm_change(gateway, signed, kind, wrong(code))["userErrors"][0]["code"]
@@ -231,50 +234,40 @@ class ChangeContract(Harness):
         late = confirm_change(gateway, signed, kind, code)
         assert [e["code"] for e in late["userErrors"]] == ["NO_PENDING_CHANGE"]
         # Each wrong code went to the vendor's check once, or to none when the gateway checks.
-        by_vendor = confirmed_change.flow is ChangeFlow.BACKEND_OTP
+        by_vendor = confirmed.flow is ChangeFlow.BACKEND_OTP
         assert calls_but_reads(journal) == (5 if by_vendor else 0)
         me = gateway.me(signed)
-        assert me[credential.field] == old
-        assert me[credential.pending] is False
+        assert me[confirmed.credential.field] == attempt.old
+        assert me[confirmed.credential.pending] is False
 
     def test_confirming_with_nothing_pending_is_no_pending_change(
-        self,
-        case: ConnectorCase,
-        sandbox: Sandbox,
-        gateway: Gateway,
-        confirmed_change: Change,
+        self, case: ConnectorCase, sandbox: Sandbox, gateway: Gateway, confirmed: Change
     ) -> None:
         signed = gateway.sign_in(case.customer)
         sandbox.emulator.journal.clear()
-        payload = confirm_change(gateway, signed, confirmed_change.kind, "123456")
+        payload = confirm_change(gateway, signed, confirmed.kind, "123456")
         assert [e["code"] for e in payload["userErrors"]] == ["NO_PENDING_CHANGE"]
         assert calls_but_reads(sandbox.emulator.journal) == 0
 
     def test_a_malformed_code_is_a_wrong_code_without_an_upstream_call(
-        self,
-        case: ConnectorCase,
-        sandbox: Sandbox,
-        gateway: Gateway,
-        confirmed_change: Change,
+        self, case: ConnectorCase, sandbox: Sandbox, gateway: Gateway, confirmed: Change
     ) -> None:
-        kind = confirmed_change.kind
-        signed = gateway.sign_in(case.customer)
-        request_change(gateway, signed, kind, new_value(case, kind)[0])
+        attempt = begin(case, gateway, confirmed)
+        request_change(gateway, attempt.signed, confirmed.kind, attempt.sent)
         sandbox.emulator.journal.clear()
-        payload = confirm_change(gateway, signed, kind, "12ab")
+        payload = confirm_change(gateway, attempt.signed, confirmed.kind, "12ab")
         assert [e["code"] for e in payload["userErrors"]] == ["OTP_INVALID"]
         assert calls_but_reads(sandbox.emulator.journal) == 0
 
     def test_an_invalid_value_is_refused_before_any_call(
         self, case: ConnectorCase, sandbox: Sandbox, gateway: Gateway, change: Change
     ) -> None:
-        credential = CREDENTIALS[change.kind]
         signed = gateway.sign_in(case.customer)
         sandbox.emulator.journal.clear()
-        payload = request_change(gateway, signed, change.kind, credential.invalid)
+        payload = request_change(gateway, signed, change.kind, change.credential.invalid)
         assert payload["pending"] is False
         assert payload["customer"] is None
         assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
-            ([credential.field], "INVALID")
+            ([change.credential.field], "INVALID")
         ]
         assert sandbox.emulator.journal.count() == 0

@@ -19,7 +19,7 @@ from customer_gateway.connectors.protocol import Capability, ChangeFlow
 from customer_gateway.domain import ChangeKind
 from customer_gateway.sandbox.emulator import Emulator
 from customer_gateway.testing.case import ConnectorCase, Declared, declared
-from customer_gateway.testing.documents import REFUSALS, UPDATE_INPUT
+from customer_gateway.testing.documents import CREDENTIALS, REFUSALS, UPDATE_INPUT, Credential
 from customer_gateway.testing.gateway import Gateway
 from customer_gateway.testing.live import LiveServer, Swappable
 
@@ -44,6 +44,10 @@ class Change:
     kind: ChangeKind
     flow: ChangeFlow
 
+    @property
+    def credential(self) -> Credential:
+        return CREDENTIALS[self.kind]
+
     def __str__(self) -> str:
         return f"{self.kind.value}-{self.flow.value}"
 
@@ -55,10 +59,8 @@ def _changes(claims: Declared, flows: set[ChangeFlow]) -> list[Change]:
 # A test taking one of these arguments runs once per value the case's declarations give.
 PARAMETERS: dict[str, Callable[[Declared], Sequence[Any]]] = {
     "change": lambda claims: _changes(claims, set(ChangeFlow)),
-    "confirmed_change": lambda claims: _changes(
-        claims, {ChangeFlow.BACKEND_OTP, ChangeFlow.GATEWAY_OTP}
-    ),
-    "direct_change": lambda claims: _changes(claims, {ChangeFlow.DIRECT}),
+    "confirmed": lambda claims: _changes(claims, {ChangeFlow.BACKEND_OTP, ChangeFlow.GATEWAY_OTP}),
+    "direct": lambda claims: _changes(claims, {ChangeFlow.DIRECT}),
     "unwritable": lambda claims: [
         name
         for name in UPDATE_INPUT
