@@ -8,7 +8,9 @@ credentials, with what they cost measured: latency of a harmless request meanwhi
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import statistics
 import threading
 import time
@@ -232,3 +234,27 @@ def test_no_representation_is_an_internal_error(
 ) -> None:
     body = gql(gateway, ENTITIES, {"r": r}, admin_key=ADMIN_KEY if admin else None)
     assert "INTERNAL" not in error_codes(body), body
+
+
+def test_persisted_queries_keep_only_documents_that_would_run(gateway: TestClient) -> None:
+    """Registration used to store whatever came with a matching hash, before any parsing: 100
+    requests of 64 KB garbage put 6.6 MB into Redis, kept for a week and served back."""
+
+    def register(document: str) -> dict[str, Any]:
+        digest = hashlib.sha256(document.encode()).hexdigest()
+        extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+        sent = gateway.post("/graphql", json={"query": document, "extensions": extensions})
+        assert sent.status_code == 200
+        again = gateway.post("/graphql", json={"extensions": extensions}).json()
+        return {"sent": sent.json(), "again": again}
+
+    for document in (f"#{random.random()}" + "x" * 60_000, "{ nope }", "{ backends { name "):
+        seen = register(document)
+        assert seen["sent"]["data"] is None
+        assert error_codes(seen["again"]) == ["PERSISTED_QUERY_NOT_FOUND"]
+    kept = register("{ backends { name } }")
+    assert (
+        kept["again"]["data"]
+        == kept["sent"]["data"]
+        == {"backends": [{"name": "kibo"}, {"name": "loyalty"}]}
+    )
