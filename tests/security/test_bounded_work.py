@@ -258,3 +258,46 @@ def test_persisted_queries_keep_only_documents_that_would_run(gateway: TestClien
         == kept["sent"]["data"]
         == {"backends": [{"name": "kibo"}, {"name": "loyalty"}]}
     )
+
+
+@pytest.mark.parametrize("body", ["null", "5", '"x"', "true", "[]"])
+def test_a_json_body_that_is_not_an_object_is_a_bad_request(gateway: TestClient, body: str) -> None:
+    response = gateway.post("/graphql", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert error_codes(response.json()) == ["BAD_REQUEST"]
+
+
+def test_client_values_too_long_for_a_url_are_refused(
+    gateway: TestClient, sandboxes: Sandboxes
+) -> None:
+    """Seventy thousand characters in a query value: httpx refuses to build the URL
+    (InvalidURL, no HTTPError), which was INTERNAL."""
+    long = "x" * 70_000
+    refreshed = gql(
+        gateway,
+        'mutation($t: String) { refreshToken(backend: "kibo", refreshToken: $t) { userErrors { code } } }',
+        {"t": long},
+    )
+    assert refreshed["data"]["refreshToken"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
+    for backend in ("kibo", "loyalty"):
+        listed = gql(
+            gateway,
+            "query($b: String!, $n: String) { customers(backend: $b, filter: {lastName: $n}) { totalCount } }",
+            {"b": backend, "n": long},
+            admin_key=ADMIN_KEY,
+        )
+        assert error_codes(listed) == ["BAD_USER_INPUT"]
+    assert [e for e in sandboxes.kibo.journal.entries if "oauth" not in e.path] == []
+
+
+def test_a_document_with_several_operations_needs_a_name(gateway: TestClient) -> None:
+    body = gql(gateway, "query A { __typename } query B { backends { name } }")
+    assert body["data"] is None and error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    named = gateway.post(
+        "/graphql",
+        json={
+            "query": "query A { __typename } query B { backends { name } }",
+            "operationName": "B",
+        },
+    ).json()
+    assert named["data"]["backends"]

@@ -17,6 +17,7 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     GraphQLSchema,
+    OperationDefinitionNode,
     get_operation_ast,
     parse,
     specified_rules,
@@ -138,6 +139,10 @@ class Operations:
                 record_operation(result, "unknown", started)
                 return result
             prepared = outcome
+            if operation_name is None and _operations(prepared[0]) > 1:
+                result = ExecutionResult(data=None, errors=[_name_needed()])
+                record_operation(result, "unknown", started)
+                return result
         operation = operation_type(prepared, operation_name)
         token = self._prepared.set(prepared)
         try:
@@ -178,6 +183,17 @@ class Operations:
             f"The document is larger than {limit} bytes.",
             extensions={"code": "GRAPHQL_PARSE_FAILED"},
         )
+
+
+def _name_needed() -> GraphQLError:
+    return GraphQLError(
+        "The document has several operations: name one in `operationName`.",
+        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+    )
+
+
+def _operations(document: DocumentNode) -> int:
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def operation_type(prepared: Prepared | None, operation_name: str | None) -> str:
