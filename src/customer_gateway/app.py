@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from customer_gateway.api.context import Services
-from customer_gateway.api.persisted import DOCUMENT_TTL_S, MEMORY_DOCUMENTS_MAX_BYTES
+from customer_gateway.api.persisted import DOCUMENTS_MAX_BYTES
 from customer_gateway.api.schema import SchemaOptions, build_schema
 from customer_gateway.api.trusted_documents import TrustedDocuments
 from customer_gateway.api.view import GatewayGraphQL
@@ -85,8 +85,7 @@ def build_services(
     store = build_store(
         loaded.settings.store.url,
         timeout_s=loaded.settings.store.timeout_s,
-        documents_max_bytes=MEMORY_DOCUMENTS_MAX_BYTES,
-        document_ttl_s=DOCUMENT_TTL_S,
+        documents_max_bytes=DOCUMENTS_MAX_BYTES,
         clock=clock,
     )
     otp = loaded.settings.otp

@@ -18,8 +18,12 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
-from customer_gateway.settings import GatewaySection, LoadedSettings
-from customer_gateway.web.connection_limits import ConnectionLimits, LimitedHttpProtocol
+from customer_gateway.settings import LoadedSettings
+from customer_gateway.web.connection_limits import (
+    ConnectionCounts,
+    ConnectionLimits,
+    LimitedHttpProtocol,
+)
 
 __all__ = ["GRACEFUL_SHUTDOWN_S", "bind", "run_app", "run_gateway", "tune_collector", "worker_app"]
 
@@ -47,7 +51,7 @@ def run_gateway(loaded: LoadedSettings, sock: socket.socket) -> None:
     gateway = loaded.settings.gateway
     configure_logging(gateway.log_level, json_format=gateway.log_json)  # the supervisor's too
     app = functools.partial(worker_app, loaded)
-    config = _config(app, gateway.log_level, limits_of(gateway), factory=True)
+    config = _config(app, gateway.log_level, limits_of(loaded), factory=True)
     if gateway.workers > 1:
         config.workers = gateway.workers
         Multiprocess(config, sockets=[sock]).run()
@@ -58,7 +62,7 @@ def run_gateway(loaded: LoadedSettings, sock: socket.socket) -> None:
 def run_app(app: ASGIApp, sock: socket.socket, log_level: str) -> None:
     """An app built by the caller (`demo`, `sandbox`), served in this process."""
     tune_collector()
-    uvicorn.Server(_config(app, log_level, ConnectionLimits())).run(sockets=[sock])
+    uvicorn.Server(_config(app, log_level, ConnectionLimits.local_tool())).run(sockets=[sock])
 
 
 def worker_app(loaded: LoadedSettings) -> ASGIApp:
@@ -73,11 +77,16 @@ def worker_app(loaded: LoadedSettings) -> ASGIApp:
     return app
 
 
-def limits_of(gateway: GatewaySection) -> ConnectionLimits:
+def limits_of(loaded: LoadedSettings) -> ConnectionLimits:
+    gateway = loaded.settings.gateway
     return ConnectionLimits(
         header_timeout_s=gateway.header_timeout_s,
         body_timeout_s=gateway.body_timeout_s,
+        write_timeout_s=gateway.write_timeout_s,
+        max_header_bytes=gateway.max_header_bytes,
         max_connections=gateway.max_connections,
+        max_connections_per_address=gateway.max_connections_per_address,
+        trusted_proxies=tuple(loaded.settings.limits.trusted_proxies),
     )
 
 
@@ -87,7 +96,9 @@ def _config(
     return uvicorn.Config(
         app,
         factory=factory,
-        http=functools.partial(LimitedHttpProtocol, limits=limits),  # type: ignore[arg-type]
+        http=functools.partial(  # type: ignore[arg-type]
+            LimitedHttpProtocol, limits=limits, counts=ConnectionCounts()
+        ),
         ws="none",  # no WebSocket routes; an upgrade request is answered as plain HTTP
         log_level=log_level.lower(),
         log_config=None,

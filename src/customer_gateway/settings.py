@@ -67,11 +67,15 @@ class GatewaySection(BaseModel):
     graphiql_assets: Path | None = None  # a node_modules folder to serve GraphiQL from
     persisted_queries: bool = True  # automatic persisted queries, kept in the [store]
     workers: int = Field(1, ge=1, le=64)  # processes on one socket; more than 1 needs Redis
-    # Slow clients (web/connection_limits.py): a request's head and body must arrive in time,
-    # and each worker holds at most `max_connections` client connections.
+    # Slow and greedy clients (web/connection_limits.py): a request's head and body must arrive
+    # in time and its answer be read, heads are bounded, and each worker holds at most
+    # `max_connections` client connections, `max_connections_per_address` of one client.
     header_timeout_s: float = Field(10.0, gt=0, le=300)
     body_timeout_s: float = Field(30.0, gt=0, le=600)
+    write_timeout_s: float = Field(30.0, gt=0, le=600)
+    max_header_bytes: int = Field(65536, ge=4096, le=1_048_576)
     max_connections: int = Field(500, ge=1)
+    max_connections_per_address: int = Field(50, ge=0)
 
     @pydantic.field_validator("admin_keys")
     @classmethod

@@ -52,7 +52,7 @@ def test_two_code_confirmations_in_one_document_are_refused(
     )
     body = gql(gateway, document, {"id": encode_customer_id("kibo", "1001")}, admin_key=ADMIN_KEY)
     assert body["data"] is None
-    assert body["errors"][0]["message"] == "At most one code confirmation per request."
+    assert body["errors"][0]["message"] == "At most one sign-in or code confirmation per request."
     assert sandboxes.kibo.journal.entries == []
 
 

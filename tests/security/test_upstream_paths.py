@@ -54,8 +54,8 @@ from customer_gateway.sandbox.open_loyalty import DEMO_ADMIN_PASSWORD, DEMO_ADMI
 from customer_gateway.testing.failures import HOSTILE_IDS
 from support.graphql import error_codes, gql
 
-UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-INT_RE = r"[0-9]{1,10}"
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+INT_RE = r"(?:0|[1-9][0-9]{0,9})"
 
 # The vendors' documented routes (backends.md), under each sandbox's mount and `/api`.
 VENDOR_ROUTES = {
@@ -155,6 +155,17 @@ def test_a_forged_token_claim_reaches_no_endpoint(
         'query { me(backend: "loyalty") { email loyalty { points } } }',
         token=token,
     )
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert sandboxes.loyalty.journal.entries == []
+
+
+def test_a_forged_token_nested_too_deep_is_unauthenticated(
+    all_backends: TestClient, sandboxes: Sandboxes
+) -> None:
+    """A payload of 3,000 `[`: decoding it raised RecursionError, which was INTERNAL."""
+    payload = base64.urlsafe_b64encode(b"[" * 3000).rstrip(b"=").decode()
+    token = f"eyJhbGciOiJub25lIn0.{payload}.x"
+    body = gql(all_backends, 'query { me(backend: "loyalty") { email } }', token=token)
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert sandboxes.loyalty.journal.entries == []
 

@@ -97,6 +97,10 @@ class OperationHooks(Protocol):
         """Give a new execution context what Strawberry should not work out again."""
         ...
 
+    def accepts(self, schema: GraphQLSchema, query: str) -> bool:
+        """Whether a document would run (parses, validates, within the limits)."""
+        ...
+
 
 class Refusal(Exception):
     """A request refused before anything ran, answered as a GraphQL error body with its own
@@ -173,6 +177,9 @@ class GatewaySchema(strawberry.federation.Schema):
             )
 
         return await self.operations.run(self._schema, query, operation_name, strawberry_execute)
+
+    def accepts(self, query: str) -> bool:
+        return self.operations.accepts(self._schema, query)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -252,6 +259,7 @@ class GraphQLView(GraphQL[Any, None]):
             allow_queries_via_get=True,
             subscription_protocols=(),
         )
+        self.gateway_schema = schema  # `schema` with its own type, for subclasses
         self.default_document = default_document
         self.asset_prefix = asset_prefix
 
@@ -281,7 +289,10 @@ class GraphQLView(GraphQL[Any, None]):
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        data = await super().parse_http_body(request)
+        try:
+            data = await super().parse_http_body(request)
+        except AttributeError:  # Strawberry calls .get() on any JSON: null, 5, "x", true
+            raise HTTPException(400, "The body must be a JSON object.") from None
         if isinstance(data, GraphQLRequestData):
             data.query = await self.resolve_document(
                 data.query, data.extensions, await _document_id(request), data.operation_name

@@ -17,6 +17,7 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     GraphQLSchema,
+    OperationDefinitionNode,
     get_operation_ast,
     parse,
     specified_rules,
@@ -65,12 +66,17 @@ class DocumentCache:
         self,
         rules: Sequence[type[ASTValidationRule]],
         *,
+        first: Sequence[type[ASTValidationRule]] = (),
         max_tokens: int,
         max_entries: int = 1024,
         max_bytes: int = 4 * 1024 * 1024,
     ) -> None:
-        self.rules = (*specified_rules, *rules)
-        self._all_rules = (*self.rules, *STRAWBERRY_RULES)  # what Strawberry would validate
+        """`first` are cheap rules (the operation limits) checked before the others: some of
+        graphql-core's own are quadratic in what the limits bound (overlapping fields), so a
+        document over a limit is refused before they run."""
+        self.first = tuple(first)
+        self.rules = (*specified_rules, *first, *rules)
+        self._later = (*specified_rules, *rules, *STRAWBERRY_RULES)  # as Strawberry would
         self.max_tokens = max_tokens
         self.max_entries = max_entries
         self.max_bytes = max_bytes
@@ -93,7 +99,8 @@ class DocumentCache:
         except GraphQLError as error:
             return error
         cost = len(query) + BYTES_PER_TOKEN * _unlink_tokens(document)
-        prepared = (document, validate(schema, document, self._all_rules))
+        errors = validate(schema, document, self.first) if self.first else []
+        prepared = (document, errors or validate(schema, document, self._later))
         if cost <= self.max_bytes:
             self._entries[query] = (prepared, cost)
             self.size += cost
@@ -132,6 +139,10 @@ class Operations:
                 record_operation(result, "unknown", started)
                 return result
             prepared = outcome
+            if operation_name is None and _operations(prepared[0]) > 1:
+                result = ExecutionResult(data=None, errors=[_name_needed()])
+                record_operation(result, "unknown", started)
+                return result
         operation = operation_type(prepared, operation_name)
         token = self._prepared.set(prepared)
         try:
@@ -145,6 +156,14 @@ class Operations:
             return result
         finally:
             self._prepared.reset(token)
+
+    def accepts(self, schema: GraphQLSchema, query: str) -> bool:
+        """Whether a document would run: under the size limit, parsed and valid (then it is
+        cached, and its request does not parse it again)."""
+        if self._refuse(query) is not None:
+            return False
+        prepared = self.documents.prepare(schema, query)
+        return not isinstance(prepared, GraphQLError) and not prepared[1]
 
     def fill(self, context: ExecutionContext) -> None:
         """Give a new operation its document and validation result, so that Strawberry skips
@@ -164,6 +183,17 @@ class Operations:
             f"The document is larger than {limit} bytes.",
             extensions={"code": "GRAPHQL_PARSE_FAILED"},
         )
+
+
+def _name_needed() -> GraphQLError:
+    return GraphQLError(
+        "The document has several operations: name one in `operationName`.",
+        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+    )
+
+
+def _operations(document: DocumentNode) -> int:
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def operation_type(prepared: Prepared | None, operation_name: str | None) -> str:

@@ -7,23 +7,23 @@ document, and the gateway's document cache skips parsing it. Documents live in t
 store (memory or Redis), so every replica knows a hash any of them has seen; while the store is
 out, a look-up misses and the client re-sends the document.
 
-The limits on what is kept live here: each document's size, what the memory store holds in all
-(bytes, least recently used dropped first), and how long Redis keeps one.
+The limits on what is kept live here: each document's size, and what the store holds in all
+(bytes, least recently used dropped first).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from customer_gateway.api.framework import Refusal
 from customer_gateway.store import Documents
 
 __all__ = [
-    "DOCUMENT_TTL_S",
+    "DOCUMENTS_MAX_BYTES",
     "MAX_PERSISTED_BYTES",
-    "MEMORY_DOCUMENTS_MAX_BYTES",
     "PersistedQueryError",
     "check_document_hash",
     "persisted_hash",
@@ -31,10 +31,10 @@ __all__ = [
 ]
 
 MAX_PERSISTED_BYTES = 64 * 1024  # larger documents (UTF-8) are not kept
-# All documents the memory store keeps: an app's operations are a few hundred KB; more is
-# clients (or an attacker) sending documents nobody sends twice.
-MEMORY_DOCUMENTS_MAX_BYTES = 4 * 1024 * 1024
-DOCUMENT_TTL_S = 7 * 24 * 3600  # each document's life in Redis
+# All documents the store keeps (each replica's memory, or the one Redis they share), least
+# recently used dropped first: an app's operations are a few hundred KB; more is clients (or
+# an attacker) sending documents nobody sends twice.
+DOCUMENTS_MAX_BYTES = 4 * 1024 * 1024
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -60,8 +60,12 @@ def check_document_hash(query: str, digest: str) -> None:
         )
 
 
-async def resolve_persisted_query(store: Documents, query: str | None, persisted: Any) -> str:
-    """The document to run for a request carrying a `persistedQuery` extension."""
+async def resolve_persisted_query(
+    store: Documents, query: str | None, persisted: Any, *, runnable: Callable[[str], bool]
+) -> str:
+    """The document to run for a request carrying a `persistedQuery` extension. A document sent
+    with its hash is kept only if it would run (`runnable`): what does not parse or validate is
+    answered, and nobody is given a way to fill the store with it."""
     digest = persisted_hash(persisted)
     if query is None:
         stored = await store.get_document(digest)
@@ -69,6 +73,6 @@ async def resolve_persisted_query(store: Documents, query: str | None, persisted
             raise PersistedQueryError(200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
         return stored
     check_document_hash(query, digest)
-    if len(query.encode()) <= MAX_PERSISTED_BYTES:
+    if len(query.encode()) <= MAX_PERSISTED_BYTES and runnable(query):
         await store.put_document(digest, query)
     return query

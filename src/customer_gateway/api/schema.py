@@ -40,10 +40,12 @@ def build_schema(options: SchemaOptions | None = None) -> GatewaySchema:
     options = options or SchemaOptions()
     # The limit rules are built once, with the document cache that validates under them.
     limits = OperationLimits(options.max_depth, options.max_aliases, options.max_root_fields)
-    rules: list[type[ASTValidationRule]] = [operation_limits(limits)]
+    rules: list[type[ASTValidationRule]] = []
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    documents = DocumentCache(rules, max_tokens=options.max_tokens)
+    documents = DocumentCache(
+        rules, first=[operation_limits(limits)], max_tokens=options.max_tokens
+    )
     operations = Operations(documents, max_document_bytes=options.max_document_bytes)
     return GatewaySchema(
         query=Query,

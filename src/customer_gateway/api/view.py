@@ -103,7 +103,9 @@ class GatewayGraphQL(GraphQLView):
                 raise PersistedQueryError(
                     200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED"
                 )
-            document = await resolve_persisted_query(self.persisted_queries, query, persisted)
+            document = await resolve_persisted_query(
+                self.persisted_queries, query, persisted, runnable=self.gateway_schema.accepts
+            )
         if self.trusted_documents is not None and document is not None:
             self.trusted_documents.note_untrusted(document, operation_name)
         return document

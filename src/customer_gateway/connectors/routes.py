@@ -44,8 +44,11 @@ class IdShape:
         return self.check is None or self.check(value)
 
 
-INT32 = IdShape("int32", re.compile(r"[0-9]{1,10}"), lambda value: int(value) <= 2**31 - 1)
-UUID = IdShape("uuid", re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"))
+# Canonical forms only (no leading zeros, lower-case hex): each customer has one id, so one
+# customer is never two (two rate-limit windows, two pending changes) under spellings a vendor
+# would take as the same.
+INT32 = IdShape("int32", re.compile(r"0|[1-9][0-9]{0,9}"), lambda value: int(value) <= 2**31 - 1)
+UUID = IdShape("uuid", re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"))
 DIGITS = IdShape("digits", re.compile(r"[0-9]{4,10}"))  # one-time codes in a path
 
 _SEGMENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")

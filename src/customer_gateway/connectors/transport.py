@@ -38,6 +38,7 @@ from customer_gateway.domain import (
     AuthenticationError,
     BackendProtocolError,
     BackendUnavailableError,
+    InvalidInputError,
 )
 from customer_gateway.observability.logging import current_request_id
 from customer_gateway.observability.metrics import METRICS
@@ -242,15 +243,18 @@ class Transport:
         data: Mapping[str, Any] | None,
     ) -> UpstreamResponse:
         upstream_id = str(uuid.uuid4())  # every attempt its own
-        request = httpx.Request(
-            method.upper(),
-            self._base + path.path,
-            headers={**self._headers, **(headers or {}), "X-Request-ID": upstream_id},
-            params=params,
-            json=json,
-            data=data,
-            extensions={"timeout": self._timeout},
-        )
+        try:
+            request = httpx.Request(
+                method.upper(),
+                self._base + path.path,
+                headers={**self._headers, **(headers or {}), "X-Request-ID": upstream_id},
+                params=params,
+                json=json,
+                data=data,
+                extensions={"timeout": self._timeout},
+            )
+        except httpx.InvalidURL:  # query values longer than any URL may be (65,536)
+            raise InvalidInputError("A value is too long for this backend.") from None
         if not tracing_enabled():
             return await self._exchange(request, path.template, upstream_id, None)
         name = f"upstream {self.backend}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import fields
 
 from customer_gateway.concurrency import gather
 from customer_gateway.connectors.protocol import Capability, Connector, ServiceCredentials
@@ -28,6 +30,8 @@ from customer_gateway.services.singleflight import SingleFlight
 __all__ = ["MAX_PAGE_SIZE", "CustomerService"]
 
 MAX_PAGE_SIZE = 100
+MAX_FILTER_CHARS = 256  # a name or an address, not a document
+_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")  # what any vendor's token looks like
 
 
 class CustomerService:
@@ -46,7 +50,7 @@ class CustomerService:
         """
         connector = self.backends.require(backend, Capability.REFRESH_TOKEN)
         token = refresh_token or caller.bearer
-        if not token:
+        if not token or _TOKEN.fullmatch(token) is None:
             raise InvalidTokenError(field=("refreshToken",), backend=backend)
         return await self._refreshes.run((backend, token), lambda: connector.refresh_token(token))
 
@@ -101,6 +105,9 @@ class CustomerService:
         caller.require_admin()
         if not 0 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"`first` must be between 0 and {MAX_PAGE_SIZE}.")
+        values = (getattr(customer_filter, f.name) for f in fields(customer_filter))
+        if any(value is not None and len(value) > MAX_FILTER_CHARS for value in values):
+            raise InvalidInputError(f"A filter value is at most {MAX_FILTER_CHARS} characters.")
         connector = self.backends.require(backend, Capability.LIST_CUSTOMERS)
         return await connector.list_customers(customer_filter, offset, limit)
 

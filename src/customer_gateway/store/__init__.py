@@ -33,14 +33,15 @@ def build_store(
     *,
     timeout_s: float,
     documents_max_bytes: int,
-    document_ttl_s: float,
     clock: Callable[[], float] = time.time,
 ) -> Store:
     if url == "memory://":
         return MemoryStore(clock, documents_max_bytes=documents_max_bytes)
     from customer_gateway.store.redis_store import RedisStore  # only deployments that use it
 
-    redis = RedisStore(url, timeout_s=timeout_s, document_ttl_s=document_ttl_s, clock=clock)
+    redis = RedisStore(
+        url, timeout_s=timeout_s, documents_max_bytes=documents_max_bytes, clock=clock
+    )
     return GuardedStore(redis, timeout_s=timeout_s, failures=RedisStore.FAILURES)
 
 

@@ -7,6 +7,7 @@ versions share them during a rolling upgrade, so they change only on purpose.
 from __future__ import annotations
 
 __all__ = [
+    "REDIS_DOCUMENT_PREFIX",
     "otp_attempts",
     "otp_failures",
     "otp_sends",
@@ -15,6 +16,8 @@ __all__ = [
     "pending_change",
     "rate_window",
     "redis_document",
+    "redis_documents_bytes",
+    "redis_documents_used",
     "redis_pending",
     "redis_window",
 ]
@@ -64,5 +67,18 @@ def redis_window(key: str) -> str:
     return _REDIS + "window:" + key
 
 
+REDIS_DOCUMENT_PREFIX = _REDIS + "document:"
+
+
 def redis_document(digest: str) -> str:
-    return _REDIS + "document:" + digest
+    return REDIS_DOCUMENT_PREFIX + digest
+
+
+def redis_documents_used() -> str:
+    """A sorted set of the kept documents' digests, by when each was last used."""
+    return _REDIS + "documents:used"
+
+
+def redis_documents_bytes() -> str:
+    """What the kept documents hold in all, in bytes."""
+    return _REDIS + "documents:bytes"

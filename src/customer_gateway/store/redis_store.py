@@ -122,6 +122,37 @@ def _decode(raw: str | bytes) -> PendingChange:
     return PendingChange(**data)
 
 
+# Persisted documents, shared by every replica and bounded in bytes, least recently used dropped
+# first: nothing a client sends can make Redis hold more (a time to live alone would not bound
+# what a client writes meanwhile).
+# KEYS: document, used (zset), bytes; ARGV: digest, now. Returns the document or nil.
+_GET_DOCUMENT = """
+local document = redis.call('GET', KEYS[1])
+if document then redis.call('ZADD', KEYS[2], 'XX', ARGV[2], ARGV[1]) end
+return document
+"""
+
+# KEYS: document, used (zset), bytes; ARGV: digest, document, now, max bytes, document prefix.
+_PUT_DOCUMENT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('INCRBY', KEYS[3], string.len(ARGV[2]))
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local held = tonumber(redis.call('GET', KEYS[3]) or '0')
+while held > tonumber(ARGV[4]) do
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)
+  if #oldest == 0 then held = 0; break end
+  local key = ARGV[5] .. oldest[1]
+  held = held - redis.call('STRLEN', key)
+  redis.call('DEL', key)
+  redis.call('ZREM', KEYS[2], oldest[1])
+end
+redis.call('SET', KEYS[3], held)
+return held
+"""
+
+
 def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
@@ -135,7 +166,7 @@ class RedisStore:
         url: str,
         *,
         timeout_s: float,
-        document_ttl_s: float,
+        documents_max_bytes: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis: Redis = Redis.from_url(
@@ -148,7 +179,9 @@ class RedisStore:
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self._clock = clock
-        self._document_ttl_s = document_ttl_s
+        self._documents_max_bytes = documents_max_bytes
+        self._get_document = self._redis.register_script(_GET_DOCUMENT)
+        self._put_document = self._redis.register_script(_PUT_DOCUMENT)
         self._claim = self._redis.register_script(_CLAIM)
         self._settle = self._redis.register_script(_SETTLE)
         self._hit = self._redis.register_script(_HIT)
@@ -211,12 +244,26 @@ class RedisStore:
     # --- documents -------------------------------------------------------------------------
 
     async def get_document(self, digest: str) -> str | None:
-        document = await self._redis.get(keys.redis_document(digest))
+        document = await self._get_document(
+            keys=[keys.redis_document(digest), keys.redis_documents_used()],
+            args=[digest, repr(self._clock())],
+        )
         return document if isinstance(document, str) else None  # decode_responses=True
 
     async def put_document(self, digest: str, document: str) -> None:
-        await self._redis.set(
-            keys.redis_document(digest), document, ex=math.ceil(self._document_ttl_s)
+        await self._put_document(
+            keys=[
+                keys.redis_document(digest),
+                keys.redis_documents_used(),
+                keys.redis_documents_bytes(),
+            ],
+            args=[
+                digest,
+                document,
+                repr(self._clock()),
+                self._documents_max_bytes,
+                keys.REDIS_DOCUMENT_PREFIX,
+            ],
         )
 
     # --- lifecycle -------------------------------------------------------------------------

@@ -67,6 +67,8 @@ HOSTILE_IDS = (
     "²",
     "١٢٣",  # Arabic-Indic digits: isdigit() says yes
     "12345678901234567890",  # digits, beyond int32
+    "01002",  # a leading zero: Kibo takes it as 1002, the gateway as another customer
+    "0FF757DD-9B8A-4750-89AD-03FF531AE923",  # upper case: one customer, two spellings
     "x" * 4096,
     "0ff757dd-9b8a-4750-89ad-03ff531ae923/status",
     " 0ff757dd-9b8a-4750-89ad-03ff531ae923",

@@ -35,7 +35,7 @@ async def store(request: pytest.FixtureRequest, clock: ManualClock) -> AsyncIter
         yield memory_store(clock)
         return
     url = request.getfixturevalue("redis_url")
-    store = RedisStore(url, timeout_s=1.0, document_ttl_s=DAY, clock=clock)
+    store = RedisStore(url, timeout_s=1.0, documents_max_bytes=1 << 20, clock=clock)
     yield store
     await store.aclose()
 
@@ -214,7 +214,7 @@ async def test_memory_forgets_windows_and_changes_nobody_asks_for_again(
 
 
 async def test_redis_holds_no_code_and_expires_records(redis_url: str, clock: ManualClock) -> None:
-    store = RedisStore(redis_url, timeout_s=1.0, document_ttl_s=DAY, clock=clock)
+    store = RedisStore(redis_url, timeout_s=1.0, documents_max_bytes=1 << 20, clock=clock)
     pending = change(clock, expires_at=clock.now + 1)
     await store.put_pending(key_of(pending), pending)
     client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
@@ -231,7 +231,7 @@ async def test_redis_reads_records_an_earlier_version_wrote(
     redis_url: str, clock: ManualClock
 ) -> None:
     """Replicas of two versions share Redis during a rolling upgrade."""
-    store = RedisStore(redis_url, timeout_s=1.0, document_ttl_s=DAY, clock=clock)
+    store = RedisStore(redis_url, timeout_s=1.0, documents_max_bytes=1 << 20, clock=clock)
     key = keys.pending_change("kibo", str(uuid.uuid4()), "email")
     old = (
         '{"backend": "kibo", "customer_id": "1", "kind": "email", "value": "a@example.org",'
@@ -291,3 +291,36 @@ async def test_memory_documents_are_bounded_in_bytes_and_evicted_ones_freed(
         tracemalloc.stop()
     assert 0 < len(memory._documents) < 4000  # the oldest were dropped
     assert after - before < budget * 1.2, f"{(after - before) / 2**20:.1f} MiB held"
+
+
+async def test_redis_documents_stay_within_their_budget_least_recently_used_first(
+    redis_url: str, clock: ManualClock
+) -> None:
+    """Every replica's persisted documents in one Redis, bounded in bytes: a client sending
+    documents nobody sends twice cannot make Redis hold more than the budget."""
+    client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    earlier = await client.keys(keys.redis_document("*"))  # other tests' documents
+    await client.delete(keys.redis_documents_used(), keys.redis_documents_bytes(), *earlier)
+    store = RedisStore(redis_url, timeout_s=1.0, documents_max_bytes=30_000, clock=clock)
+    try:
+        await store.put_document("a" * 64, "a" * 10_000)
+        clock.advance(1)
+        await store.put_document("b" * 64, "b" * 10_000)
+        clock.advance(1)
+        assert await store.get_document("a" * 64) == "a" * 10_000  # now the most recent
+        clock.advance(1)
+        await store.put_document("c" * 64, "c" * 10_000)
+        clock.advance(1)
+        await store.put_document("d" * 64, "d" * 10_000)  # over the budget: b goes
+        assert await store.get_document("b" * 64) is None
+        assert [await store.get_document(n * 64) for n in "acd"] == [n * 10_000 for n in "acd"]
+        for i in range(200):  # a flood of distinct documents
+            clock.advance(1)
+            await store.put_document(f"{i:064x}", f"{i}" * 2_000)
+        held = [await client.strlen(key) for key in await client.keys(keys.redis_document("*"))]
+        assert sum(held) <= 30_000
+        assert int(await client.get(keys.redis_documents_bytes()) or 0) == sum(held)
+        assert await client.zcard(keys.redis_documents_used()) == len(held)
+    finally:
+        await client.aclose()
+        await store.aclose()

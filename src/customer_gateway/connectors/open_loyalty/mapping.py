@@ -117,10 +117,12 @@ _FIELDS = {
 
 def token_claims(token: str) -> Mapping[str, Any]:
     """The unverified JWT payload: read for `id` and `exp`; the backend verifies the token."""
+    if len(token) > 8192:  # no real token is this long; a forged one may be anything
+        return {}
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, RecursionError):  # a forged token may nest anything
         return {}
     return claims if isinstance(claims, Mapping) else {}
 
