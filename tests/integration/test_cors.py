@@ -212,3 +212,17 @@ def test_origins_are_kept_as_browsers_send_them() -> None:
         "http://a.test",
         "http://b.test:8080",
     ]
+
+
+def test_preflight_answers_are_an_empty_204_or_a_graphql_error_body(client: TestClient) -> None:
+    allowed = client.options("/graphql", headers={"Origin": APP, **PREFLIGHT})
+    assert allowed.status_code == 204 and allowed.content == b""
+    assert allowed.headers["access-control-allow-origin"] == APP
+    refused = client.options(
+        "/graphql", headers={"Origin": "https://evil.example.net", **PREFLIGHT}
+    )
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/json"
+    assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert refused.headers["x-request-id"]
+    assert "access-control-allow-origin" not in refused.headers

@@ -228,6 +228,13 @@ def test_p8_forwarded_for_counts_only_from_trusted_proxies() -> None:
     assert client_address(scope("203.0.113.5", "198.51.100.7"), trusted) == "203.0.113.5"
     spoofed = "1.2.3.4, 198.51.100.7"  # the client put 1.2.3.4 there itself
     assert client_address(scope("10.9.1.1", spoofed), trusted) == "198.51.100.7"
+    # One client, one bucket, however its address is written: ports, brackets, and an IPv6
+    # client's whole /64 (it can use any address in it); a made-up hop is the proxy's.
+    assert client_address(scope("10.9.1.1", "198.51.100.7:1234"), trusted) == "198.51.100.7"
+    six = client_address(scope("10.9.1.1", "[2001:db8::2]:443"), trusted)
+    assert six == client_address(scope("10.9.1.1", "2001:db8::ffff"), trusted) == "2001:db8::/64"
+    assert client_address(scope("10.9.1.1", "not-an-address"), trusted) == "10.9.1.1"
+    assert client_address(scope("2001:db8:1::5", ""), trusted) == "2001:db8:1::/64"
 
 
 def test_p8_every_forwarded_for_line_counts_read_right_to_left(

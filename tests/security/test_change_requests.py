@@ -3,6 +3,7 @@ code are rate-limited like those that do."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from starlette.testclient import TestClient
 from conftest import GatewayFactory, Sandboxes, kibo_backend, loyalty_backend, menu_backend
 from customer_gateway.otp.notify import OutboxNotifier
 from support.graphql import gql
+from support.live import LiveServer
+from support.webhook import Receiver
 
 SIGN_IN = "mutation($b: String!, $u: String!, $p: String!) { signIn(backend: $b, username: $u, password: $p) { token { accessToken } customer { id } } }"
 REQUEST_EMAIL = "mutation($id: ID!, $v: String!) { requestEmailChange(id: $id, email: $v) { pending expiresAt customer { email pendingEmailChange } userErrors { field message code } } }"
@@ -115,3 +118,31 @@ def test_one_client_address_gets_at_most_twenty_codes_an_hour(
     assert all(a["data"]["requestEmailChange"]["pending"] for a in answers[:20])
     assert answers[20]["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     assert len(outbox(gateway).messages) == 20
+
+
+def test_a_taken_address_answers_as_slowly_as_a_free_one(
+    make_gateway: GatewayFactory, sandboxes: Sandboxes
+) -> None:
+    """Sending a code takes the notifier's time (here 0.3 s); not sending one took 5 ms, so
+    the answer's timing told which addresses have an account."""
+    hook = Receiver(delay_s=0.3)
+    with LiveServer(hook.app) as server:
+        otp = (
+            f'[otp]\nnotifier = "webhook"\nwebhook_url = "{server.url}/otp"\n'
+            'secret = "webhook-signing-secret-0123456789"\n'
+        )
+        gateway = make_gateway(kibo_backend("kibo", sandboxes.url("kibo")), extra=otp)
+        token, customer_id = sign_in(gateway, "kibo", "ada.lovelace@example.com", "kibo-demo-pass")
+        started = time.monotonic()
+        gql(gateway, REQUEST_EMAIL, {"id": customer_id, "v": "free@example.org"}, token=token)
+        free = time.monotonic() - started
+        started = time.monotonic()
+        gql(
+            gateway,
+            REQUEST_EMAIL,
+            {"id": customer_id, "v": "katherine.johnson@example.com"},
+            token=token,
+        )
+        taken = time.monotonic() - started
+    assert len(hook.requests) == 1  # the held address got nothing
+    assert free >= 0.3 and taken >= 0.8 * 0.3  # a wait never ends early, however busy

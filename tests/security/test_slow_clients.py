@@ -170,7 +170,7 @@ def test_a_blank_line_after_an_answer_holds_nothing(gateway: str) -> None:
     assert held < TIMEOUT_S + 3
 
 
-def test_an_answer_nobody_reads_is_dropped(gateway: str) -> None:
+def test_an_answer_nobody_reads_is_dropped(gateway: str, tmp_path: Path) -> None:
     """Pipelined requests for large answers, and a client that never reads them: the server's
     send buffer stays full, and the connection is cut after the write timeout."""
     document = "{ " + " ".join(f"a{i}: _service {{ sdl }}" for i in range(10)) + " }"
@@ -199,6 +199,8 @@ def test_an_answer_nobody_reads_is_dropped(gateway: str) -> None:
 
     received = unread_then_received(int(gateway.rsplit(":", 1)[1]))
     assert received < 6_000_000  # cut off: not the 12 MB a patient server would send
+    log = (tmp_path / "serve.stderr").read_text()
+    assert '"level": "ERROR"' not in log, log[:500]  # a client that stopped reading: no error
 
 
 def test_one_address_holds_at_most_its_share_of_connections(tmp_path: Path) -> None:

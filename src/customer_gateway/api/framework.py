@@ -88,6 +88,7 @@ class OperationHooks(Protocol):
         schema: GraphQLSchema,
         query: str | None,
         operation_name: str | None,
+        variables: dict[str, Any] | None,
         execute: Callable[[], Awaitable[ExecutionResult]],
     ) -> ExecutionResult:
         """Strawberry's own execution (`execute`), with whatever goes around it."""
@@ -176,7 +177,9 @@ class GatewaySchema(strawberry.federation.Schema):
                 operation_extensions,
             )
 
-        return await self.operations.run(self._schema, query, operation_name, strawberry_execute)
+        return await self.operations.run(
+            self._schema, query, operation_name, variable_values, strawberry_execute
+        )
 
     def accepts(self, query: str) -> bool:
         return self.operations.accepts(self._schema, query)

@@ -46,7 +46,12 @@ def build_schema(options: SchemaOptions | None = None) -> GatewaySchema:
     documents = DocumentCache(
         rules, first=[operation_limits(limits)], max_tokens=options.max_tokens
     )
-    operations = Operations(documents, max_document_bytes=options.max_document_bytes)
+    operations = Operations(
+        documents,
+        max_document_bytes=options.max_document_bytes,
+        # `_entities` takes a few values per representation; nothing else takes a list.
+        max_variable_values=max(1000, 10 * options.max_representations),
+    )
     return GatewaySchema(
         query=Query,
         mutation=Mutation,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from customer_gateway.domain import error_body
@@ -84,6 +84,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._write_deadline: asyncio.TimerHandle | None = None
         self._address: str | None = None  # counted against its address's cap
         self._head_bytes: int | None = 0  # bytes of the request head so far; None once read
+        self._answering: RequestResponseCycle | None = None  # the request the app is on
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -129,6 +130,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                 self._refuse(431, "The request's headers are too large.")
                 return
         super().data_received(data)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        self._answering = cycle
+        super()._start_asgi_task(cycle, app)
 
     def on_headers_complete(self) -> None:
         self._head_bytes = None
@@ -194,5 +199,12 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _cut_off_writes(self) -> None:
         self._write_deadline = None
+        # Before the transport goes, every request of the connection is marked gone (uvicorn
+        # marks only its latest, not one still answering ahead of pipelined ones): the app's
+        # next write is then dropped as a vanished client's, not an error.
+        cycles = [self._answering, self.cycle, *(cycle for cycle, _ in self.pipeline)]
+        for cycle in cycles:
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
         if not self.transport.is_closing():
             self.transport.abort()  # its unsent answer is dropped: nobody is reading it

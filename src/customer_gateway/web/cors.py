@@ -12,8 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+
+from customer_gateway.domain import error_body
 
 __all__ = ["ALLOWED_HEADERS", "EXPOSED_HEADERS", "cors_middleware"]
 
@@ -28,6 +32,25 @@ ALLOWED_HEADERS = (
 EXPOSED_HEADERS = ("X-Request-ID", "Retry-After")
 
 
+class GatewayCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, answering a preflight as the gateway answers anything: an accepted
+    one with 204 and no body, a refused one with a GraphQL error body (not plain text)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        headers.pop("content-type", None)
+        if response.status_code == 200:
+            return Response(status_code=204, headers=headers)
+        message = f"This cross-origin request is not allowed ({bytes(response.body).decode()})."
+        return Response(
+            error_body(message, {"code": "BAD_REQUEST"}),
+            status_code=response.status_code,
+            headers=headers,
+            media_type="application/json",
+        )
+
+
 def cors_middleware(
     allow_origins: Sequence[str], *, allow_credentials: bool, max_age_s: int
 ) -> Middleware | None:
@@ -37,7 +60,7 @@ def cors_middleware(
     exact = [origin for origin in allow_origins if not origin.endswith(":*")]
     any_port = [re.escape(origin[:-2]) for origin in allow_origins if origin.endswith(":*")]
     return Middleware(
-        CORSMiddleware,
+        GatewayCORSMiddleware,
         allow_origins=exact,
         allow_origin_regex=f"({'|'.join(any_port)})(:[0-9]{{1,5}})?" if any_port else None,
         allow_methods=("GET", "POST"),

@@ -58,13 +58,33 @@ def client_address(scope: Scope, networks: list[Network]) -> str:
     """
     peer = scope["client"][0] if scope.get("client") else "unknown"
     if not networks or not _trusted(peer, networks):
-        return str(peer)
+        return client_key(str(peer))
     lines = Headers(scope=scope).getlist("x-forwarded-for")
     hops = [hop.strip() for line in lines for hop in line.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _trusted(hop, networks):
-            return hop
-    return hops[0] if hops else str(peer)
+            return client_key(hop, fallback=str(peer))
+    return client_key(hops[0] if hops else str(peer), fallback=str(peer))
+
+
+def client_key(address: str, fallback: str = "unknown") -> str:
+    """One key per client: the address without a port or brackets, and for IPv6 its /64 (one
+    client's network; a client can pick any address in it). What is not an address at all
+    counts as the proxy that forwarded it, so made-up hops share one bucket."""
+    text = address
+    if text.startswith("[") and "]" in text:  # [2001:db8::2]:443
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # 198.51.100.7:1234
+        text = text.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return fallback if fallback != address else "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 class RateLimitMiddleware:
