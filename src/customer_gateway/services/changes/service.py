@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 
 from customer_gateway.connectors.protocol import (
@@ -53,32 +54,28 @@ _CAPABILITY = {
 }
 
 
+@dataclass(eq=False)
 class ChangeService:
-    def __init__(
-        self,
-        backends: Backends,
-        store: Store,
-        *,
-        hasher: CodeHasher,
-        notifier: Notifier,
-        limits: ChangeLimits | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.backends = backends
-        self.store = store
-        self.hasher = hasher
-        self.notifier = notifier
-        self.limits = limits or ChangeLimits()
-        self._clock = clock
+    backends: Backends
+    store: Store
+    _: KW_ONLY
+    hasher: CodeHasher
+    notifier: Notifier
+    limits: ChangeLimits = field(default_factory=ChangeLimits)
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    def __post_init__(self) -> None:
         self.attempts = CodeAttempts(
-            store,
-            store,
+            self.store,
+            self.store,
             max_attempts=self.limits.max_attempts,
             failures_per_customer=self.limits.failures_per_customer,
             failure_window_s=self.limits.failure_window_s,
-            clock=clock,
+            clock=self.clock,
         )
-        self.gateway = GatewayOtpFlow(store, self.attempts, hasher, notifier, self.limits, clock)
+        self.gateway = GatewayOtpFlow(
+            self.store, self.attempts, self.hasher, self.notifier, self.limits, self.clock
+        )
 
     # --- request -------------------------------------------------------------------------
 
@@ -120,7 +117,7 @@ class ChangeService:
         if same(customer.credential(kind), value):  # the backend applied it without a code
             await self.store.delete_pending(key)
             return ChangeResult(pending=False, customer=customer)
-        expires_at = self._clock() + self.limits.ttl_s
+        expires_at = self.clock() + self.limits.ttl_s
         await self.store.put_pending(
             key, PendingChange(ref.backend, ref.native_id, kind.value, value, expires_at)
         )
@@ -130,7 +127,7 @@ class ChangeService:
         """At most N changes (a code sent, or a change applied at once) per customer per window,
         and per client address: codes cost money and reach people, and a change without a code
         is no less a change."""
-        now = self._clock()
+        now = self.clock()
         limits = self.limits
         count, left = await self.store.hit(
             keys.otp_sends(ref.backend, ref.native_id), limits.send_window_s, now
@@ -212,7 +209,7 @@ class ChangeService:
             pending = await self._adopt_backend_pending(connector, ref, kind, caller)
         if not pending.live:
             raise OtpError("NO_PENDING_CHANGE", backend=ref.backend)
-        if not pending.waiting(self._clock()):
+        if not pending.waiting(self.clock()):
             await self.store.delete_pending(key)
             raise OtpError("OTP_EXPIRED", backend=ref.backend)
         attempt = await self.attempts.reserve(ref, key, pending)  # before the vendor sees it
@@ -261,7 +258,7 @@ class ChangeService:
                 return False
         except StoreUnavailableError:
             return vendor_says
-        return pending.waiting(self._clock())
+        return pending.waiting(self.clock())
 
     async def _read(self, connector: Connector, ref: CustomerRef, caller: Caller) -> Customer:
         if caller.is_admin:
@@ -276,7 +273,7 @@ class ChangeService:
         customer = await self._read(connector, ref, caller)
         if not customer.pending(kind):
             raise OtpError("NO_PENDING_CHANGE", backend=ref.backend)
-        expires_at = self._clock() + self.limits.ttl_s
+        expires_at = self.clock() + self.limits.ttl_s
         pending = PendingChange(ref.backend, ref.native_id, kind.value, "", expires_at)
         key = keys.pending_change(ref.backend, ref.native_id, kind.value)
         await self.store.put_pending(key, pending)
