@@ -11,9 +11,10 @@ write or code check, and `is_pending` falls back to what the backend itself says
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from customer_gateway.connectors.protocol import (
     Capability,
@@ -27,7 +28,6 @@ from customer_gateway.domain import (
     ChangeResult,
     Customer,
     CustomerRef,
-    GatewayError,
     InvalidInputError,
     OtpError,
     RateLimitedError,
@@ -47,6 +47,8 @@ from customer_gateway.services.validation import normalise_email, normalise_phon
 from customer_gateway.store import Store, keys
 
 __all__ = ["ChangeLimits", "ChangeService"]
+
+T = TypeVar("T")
 
 _CAPABILITY = {
     ChangeKind.EMAIL: Capability.CHANGE_EMAIL,
@@ -83,15 +85,12 @@ class ChangeService:
         self, global_id: str, kind: ChangeKind, value: str, caller: Caller
     ) -> ChangeResult:
         backend = self._backend_label(global_id)
-        try:
-            result = await self._request(global_id, kind, value, caller)
-        except (OtpError, RateLimitedError, ValidationError) as error:
-            METRICS.otp_outcomes.labels(backend, kind.value, _outcome(error)).inc()
-            raise
-        METRICS.otp_outcomes.labels(
-            backend, kind.value, "sent" if result.pending else "applied"
-        ).inc()
-        return result
+        return await _counted(
+            backend,
+            kind,
+            self._request(global_id, kind, value, caller),
+            lambda result: "sent" if result.pending else "applied",
+        )
 
     async def _request(
         self, global_id: str, kind: ChangeKind, value: str, caller: Caller
@@ -165,13 +164,9 @@ class ChangeService:
         self, global_id: str, kind: ChangeKind, code: str, caller: Caller
     ) -> Customer:
         backend = self._backend_label(global_id)
-        try:
-            customer = await self._confirm(global_id, kind, code, caller)
-        except (OtpError, RateLimitedError, ValidationError) as error:
-            METRICS.otp_outcomes.labels(backend, kind.value, _outcome(error)).inc()
-            raise
-        METRICS.otp_outcomes.labels(backend, kind.value, "confirmed").inc()
-        return customer
+        return await _counted(
+            backend, kind, self._confirm(global_id, kind, code, caller), lambda _: "confirmed"
+        )
 
     async def _confirm(
         self, global_id: str, kind: ChangeKind, code: str, caller: Caller
@@ -280,8 +275,18 @@ class ChangeService:
         return pending
 
 
-def _outcome(error: GatewayError) -> str:
-    return error.code.lower()
+async def _counted(
+    backend: str, kind: ChangeKind, outcome: Awaitable[T], succeeded: Callable[[T], str]
+) -> T:
+    """A request or confirmation counted by how it ended: the expected refusals by their code,
+    a success by what it did. Other errors are not outcomes of the flow, so are not counted."""
+    try:
+        result = await outcome
+    except (OtpError, RateLimitedError, ValidationError) as error:
+        METRICS.otp_outcomes.labels(backend, kind.value, error.code.lower()).inc()
+        raise
+    METRICS.otp_outcomes.labels(backend, kind.value, succeeded(result)).inc()
+    return result
 
 
 def _utc(timestamp: float) -> datetime:
