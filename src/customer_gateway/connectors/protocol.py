@@ -169,7 +169,8 @@ class ConnectorFactory(Protocol):
 
 
 class UnsupportedOperations:
-    """Default bodies for operations a vendor does not have."""
+    """Default bodies for operations a vendor does not have; for a connector that talks to its
+    backend through one `transport`, its health and its closing as well."""
 
     name: str
     transport: Transport | None = None
@@ -177,6 +178,10 @@ class UnsupportedOperations:
 
     def is_healthy(self) -> bool:
         return self.transport is None or self.transport.breaker.healthy
+
+    async def aclose(self) -> None:
+        if self.transport is not None:
+            await self.transport.aclose()
 
     def _unsupported(self) -> UnsupportedError:
         return UnsupportedError(backend=self.name)

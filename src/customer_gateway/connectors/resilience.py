@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 
 from customer_gateway.domain import BackendUnavailableError
@@ -26,19 +27,15 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half_open"
 
 
+@dataclass(eq=False)
 class CircuitBreaker:
-    def __init__(
-        self,
-        backend: str,
-        *,
-        threshold: int = 5,
-        open_s: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.backend = backend
-        self.threshold = threshold
-        self.open_s = open_s
-        self._clock = clock
+    backend: str
+    _: KW_ONLY
+    threshold: int = 5
+    open_s: float = 30.0
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    def __post_init__(self) -> None:
         self.state = BreakerState.CLOSED
         self._failures = 0
         self._open_until = 0.0
@@ -52,7 +49,7 @@ class CircuitBreaker:
     def before_call(self) -> None:
         """Raise BACKEND_UNAVAILABLE without calling while open; admit one half-open probe."""
         if self.state is BreakerState.OPEN:
-            left = self._open_until - self._clock()
+            left = self._open_until - self.clock()
             if left > 0:
                 raise BackendUnavailableError(backend=self.backend, retry_after=left)
             self._move(BreakerState.HALF_OPEN)
@@ -71,7 +68,7 @@ class CircuitBreaker:
         self._failures += 1
         self._probing = False
         if self.state is BreakerState.HALF_OPEN or self._failures >= self.threshold:
-            self._open_until = self._clock() + self.open_s
+            self._open_until = self.clock() + self.open_s
             if self.state is not BreakerState.OPEN:
                 self._move(BreakerState.OPEN)
 

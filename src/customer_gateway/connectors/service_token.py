@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TypeVar
 
 __all__ = ["IssuedToken", "ServiceToken"]
@@ -29,26 +29,22 @@ class IssuedToken:
     expires_at: float  # clock seconds
 
 
+@dataclass(eq=False)
 class ServiceToken:
-    def __init__(
-        self,
-        fetch: Callable[[], Awaitable[IssuedToken]],
-        *,
-        renew_before_s: float = 60.0,
-        hold_off_s: float = 1.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._fetch = fetch
-        self._renew_before_s = renew_before_s
-        self._hold_off_s = hold_off_s
-        self._clock = clock
+    fetch: Callable[[], Awaitable[IssuedToken]] = field(repr=False)
+    _: KW_ONLY
+    renew_before_s: float = 60.0
+    hold_off_s: float = 1.0
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    def __post_init__(self) -> None:
         self._token: IssuedToken | None = None
         self._inflight: asyncio.Task[IssuedToken] | None = None
         self._renewals_needless_until = 0.0
 
     async def get(self) -> str:
         token = self._token
-        if token is not None and token.expires_at - self._renew_before_s > self._clock():
+        if token is not None and token.expires_at - self.renew_before_s > self.clock():
             return token.value
         return (await self._refresh()).value
 
@@ -64,7 +60,7 @@ class ServiceToken:
             return answer
         answer = await send(renewed)
         if refused(answer):
-            self._renewals_needless_until = self._clock() + self._hold_off_s
+            self._renewals_needless_until = self.clock() + self.hold_off_s
         return answer
 
     async def _renewed(self, refused: str) -> str | None:
@@ -73,7 +69,7 @@ class ServiceToken:
         current = self._token
         if current is not None and current.value != refused:
             return current.value
-        if self._inflight is None and self._clock() < self._renewals_needless_until:
+        if self._inflight is None and self.clock() < self._renewals_needless_until:
             return None
         if current is not None and current.value == refused:
             self._token = None
@@ -90,6 +86,6 @@ class ServiceToken:
                 self._inflight = None
 
     async def _fetch_and_store(self) -> IssuedToken:
-        token = await self._fetch()
+        token = await self.fetch()
         self._token = token
         return token

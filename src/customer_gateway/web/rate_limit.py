@@ -14,7 +14,7 @@ import ipaddress
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -87,21 +87,16 @@ def client_key(address: str, fallback: str = "unknown") -> str:
     return str(ip)
 
 
+@dataclass(eq=False)
 class RateLimitMiddleware:
-    def __init__(
-        self,
-        app: ASGIApp,
-        counters: Counters,
-        limits: RateLimits,
-        path: str = "/graphql",
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.app = app
-        self.counters = counters
-        self.limits = limits
-        self.path = path
-        self.networks = _networks(limits.trusted_proxies)
-        self._clock = clock
+    app: ASGIApp
+    counters: Counters
+    limits: RateLimits
+    path: str = "/graphql"
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    def __post_init__(self) -> None:
+        self.networks = _networks(self.limits.trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,7 +112,7 @@ class RateLimitMiddleware:
         if scheme.lower() == "bearer" and token.strip():
             digest = hashlib.sha256(token.strip().encode()).hexdigest()[:32]  # never the token
             buckets.append(("token", digest, self.limits.per_token))
-        now = self._clock()
+        now = self.clock()
         for kind, key, limit in buckets:
             count, left = await self.counters.hit(
                 keys.rate_window(kind, key), self.limits.window_s, now

@@ -117,9 +117,6 @@ class MenuConnector(UnsupportedOperations):
     def from_settings(cls, name: str, settings: Any) -> MenuConnector:
         return cls(name, settings)
 
-    async def aclose(self) -> None:
-        await self.transport.aclose()
-
     def change_flow(self, kind: ChangeKind) -> ChangeFlow:
         return ChangeFlow.BACKEND_OTP if kind is self._otp_kind else ChangeFlow.DIRECT
 

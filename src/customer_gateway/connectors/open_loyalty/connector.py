@@ -141,9 +141,6 @@ class OpenLoyaltyConnector(UnsupportedOperations):
     def from_settings(cls, name: str, settings: Any) -> OpenLoyaltyConnector:
         return cls(name, settings)
 
-    async def aclose(self) -> None:
-        await self.transport.aclose()
-
     def change_flow(self, kind: ChangeKind) -> ChangeFlow:
         # The phone is a login credential with its own SMS confirmation; email has none.
         return ChangeFlow.BACKEND_OTP if kind is ChangeKind.PHONE_NUMBER else ChangeFlow.GATEWAY_OTP

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 from customer_gateway.domain import (
     CustomerRef,
@@ -40,36 +40,28 @@ class Attempt:
     lifetime_s: float = 0.0
 
 
+@dataclass(frozen=True, eq=False)
 class CodeAttempts:
-    def __init__(
-        self,
-        counters: Counters,
-        changes: PendingChanges,
-        *,
-        max_attempts: int,
-        failures_per_customer: int,
-        failure_window_s: float,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._counters = counters
-        self._changes = changes
-        self.max_attempts = max_attempts
-        self.failures_per_customer = failures_per_customer
-        self.failure_window_s = failure_window_s
-        self._clock = clock
+    counters: Counters
+    changes: PendingChanges
+    _: KW_ONLY
+    max_attempts: int
+    failures_per_customer: int
+    failure_window_s: float
+    clock: Callable[[], float] = field(default=time.time, repr=False)
 
     async def reserve(self, ref: CustomerRef, key: str, change: PendingChange) -> Attempt:
         """When the change has no attempt left: OTP_ATTEMPTS_EXCEEDED if they are spent, else
         CHANGE_IN_PROGRESS; then RATE_LIMITED past the daily ceiling. The change's own slot is
         taken first, so concurrent confirms of one change hold at most `max_attempts` of the
         customer's daily slots, never the whole day's."""
-        now = self._clock()
+        now = self.clock()
         own = keys.otp_attempts(key, change.id)
         wrong_codes = keys.otp_wrong_codes(key, change.id)
         lifetime = max(1.0, change.expires_at + EXPIRED_RETENTION_S - now)
-        taken, _, _ = await self._counters.reserve(own, self.max_attempts, lifetime, now)
+        taken, _, _ = await self.counters.reserve(own, self.max_attempts, lifetime, now)
         if not taken:
-            spent, _ = await self._counters.count(wrong_codes, now)
+            spent, _ = await self.counters.count(wrong_codes, now)
             if spent >= self.max_attempts:
                 raise OtpError("OTP_ATTEMPTS_EXCEEDED", backend=ref.backend)
             raise OtpError(
@@ -80,7 +72,7 @@ class CodeAttempts:
             )
         daily = keys.otp_failures(ref.backend, ref.native_id)
         try:
-            taken, _, left = await self._counters.reserve(
+            taken, _, left = await self.counters.reserve(
                 daily, self.failures_per_customer, self.failure_window_s, now
             )
         except BaseException:
@@ -96,15 +88,15 @@ class CodeAttempts:
         slots stay taken, which errs on the safe side."""
         with contextlib.suppress(StoreUnavailableError):
             for slot in attempt.slots:
-                await self._counters.refund(slot)
+                await self.counters.refund(slot)
 
     async def wrong(
         self, attempt: Attempt, ref: CustomerRef, key: str, change: PendingChange
     ) -> OtpError:
         """Keep the slots and count the wrong code; the last allowed one cancels the change.
         Returns the error to raise."""
-        spent, _ = await self._counters.hit(attempt.wrong_codes, attempt.lifetime_s, self._clock())
+        spent, _ = await self.counters.hit(attempt.wrong_codes, attempt.lifetime_s, self.clock())
         if spent < self.max_attempts:
             return OtpError("OTP_INVALID", backend=ref.backend)
-        await self._changes.settle(key, change.id, ChangeState.CANCELLED)
+        await self.changes.settle(key, change.id, ChangeState.CANCELLED)
         return OtpError("OTP_ATTEMPTS_EXCEEDED", backend=ref.backend)

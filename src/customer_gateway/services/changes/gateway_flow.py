@@ -14,7 +14,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
@@ -83,23 +83,15 @@ class DeliveryTime:
         return (self._average or 0.0) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
 
 
+@dataclass(frozen=True, eq=False)
 class GatewayOtpFlow:
-    def __init__(
-        self,
-        store: PendingChanges,
-        attempts: CodeAttempts,
-        hasher: CodeHasher,
-        notifier: Notifier,
-        limits: ChangeLimits,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self.attempts = attempts
-        self.hasher = hasher
-        self.notifier = notifier
-        self.limits = limits
-        self._clock = clock
-        self._delivery = DeliveryTime()
+    store: PendingChanges
+    attempts: CodeAttempts
+    hasher: CodeHasher
+    notifier: Notifier
+    limits: ChangeLimits
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+    _delivery: DeliveryTime = field(default_factory=DeliveryTime, init=False, repr=False)
 
     async def start(
         self, ref: CustomerRef, kind: ChangeKind, value: str, customer: Customer, *, send: bool
@@ -110,7 +102,7 @@ class GatewayOtpFlow:
         if same(customer.credential(kind), value):
             return ChangeResult(pending=False, customer=customer)
         code = new_code()
-        expires_at = self._clock() + self.limits.ttl_s
+        expires_at = self.clock() + self.limits.ttl_s
         digest = self.hasher.digest(
             backend=ref.backend, customer_id=ref.native_id, kind=kind.value, value=value, code=code
         )
@@ -164,7 +156,7 @@ class GatewayOtpFlow:
             code=code,
         )
         attempt = await self.attempts.reserve(ref, key, pending)
-        now = self._clock()
+        now = self.clock()
         lease_s = self.limits.write_deadline(ref.backend)
         try:
             claim = await self.store.claim(key, pending.id, digest, now, lease_s)
@@ -250,7 +242,7 @@ class GatewayOtpFlow:
     ) -> Customer:
         """One write, cut off at the claim's deadline so it never outlives its lease."""
         try:
-            async with asyncio.timeout(max(0.0, deadline - self._clock())):
+            async with asyncio.timeout(max(0.0, deadline - self.clock())):
                 return await connector.change_credential(
                     ref.native_id, kind, change.value, credentials
                 )

@@ -11,8 +11,10 @@ write or code check, and `is_pending` falls back to what the backend itself says
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from customer_gateway.connectors.protocol import (
     Capability,
@@ -26,7 +28,6 @@ from customer_gateway.domain import (
     ChangeResult,
     Customer,
     CustomerRef,
-    GatewayError,
     InvalidInputError,
     OtpError,
     RateLimitedError,
@@ -47,38 +48,36 @@ from customer_gateway.store import Store, keys
 
 __all__ = ["ChangeLimits", "ChangeService"]
 
+T = TypeVar("T")
+
 _CAPABILITY = {
     ChangeKind.EMAIL: Capability.CHANGE_EMAIL,
     ChangeKind.PHONE_NUMBER: Capability.CHANGE_PHONE_NUMBER,
 }
 
 
+@dataclass(eq=False)
 class ChangeService:
-    def __init__(
-        self,
-        backends: Backends,
-        store: Store,
-        *,
-        hasher: CodeHasher,
-        notifier: Notifier,
-        limits: ChangeLimits | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.backends = backends
-        self.store = store
-        self.hasher = hasher
-        self.notifier = notifier
-        self.limits = limits or ChangeLimits()
-        self._clock = clock
+    backends: Backends
+    store: Store
+    _: KW_ONLY
+    hasher: CodeHasher
+    notifier: Notifier
+    limits: ChangeLimits = field(default_factory=ChangeLimits)
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    def __post_init__(self) -> None:
         self.attempts = CodeAttempts(
-            store,
-            store,
+            self.store,
+            self.store,
             max_attempts=self.limits.max_attempts,
             failures_per_customer=self.limits.failures_per_customer,
             failure_window_s=self.limits.failure_window_s,
-            clock=clock,
+            clock=self.clock,
         )
-        self.gateway = GatewayOtpFlow(store, self.attempts, hasher, notifier, self.limits, clock)
+        self.gateway = GatewayOtpFlow(
+            self.store, self.attempts, self.hasher, self.notifier, self.limits, self.clock
+        )
 
     # --- request -------------------------------------------------------------------------
 
@@ -86,15 +85,12 @@ class ChangeService:
         self, global_id: str, kind: ChangeKind, value: str, caller: Caller
     ) -> ChangeResult:
         backend = self._backend_label(global_id)
-        try:
-            result = await self._request(global_id, kind, value, caller)
-        except (OtpError, RateLimitedError, ValidationError) as error:
-            METRICS.otp_outcomes.labels(backend, kind.value, _outcome(error)).inc()
-            raise
-        METRICS.otp_outcomes.labels(
-            backend, kind.value, "sent" if result.pending else "applied"
-        ).inc()
-        return result
+        return await _counted(
+            backend,
+            kind,
+            self._request(global_id, kind, value, caller),
+            lambda result: "sent" if result.pending else "applied",
+        )
 
     async def _request(
         self, global_id: str, kind: ChangeKind, value: str, caller: Caller
@@ -120,7 +116,7 @@ class ChangeService:
         if same(customer.credential(kind), value):  # the backend applied it without a code
             await self.store.delete_pending(key)
             return ChangeResult(pending=False, customer=customer)
-        expires_at = self._clock() + self.limits.ttl_s
+        expires_at = self.clock() + self.limits.ttl_s
         await self.store.put_pending(
             key, PendingChange(ref.backend, ref.native_id, kind.value, value, expires_at)
         )
@@ -130,7 +126,7 @@ class ChangeService:
         """At most N changes (a code sent, or a change applied at once) per customer per window,
         and per client address: codes cost money and reach people, and a change without a code
         is no less a change."""
-        now = self._clock()
+        now = self.clock()
         limits = self.limits
         count, left = await self.store.hit(
             keys.otp_sends(ref.backend, ref.native_id), limits.send_window_s, now
@@ -168,13 +164,9 @@ class ChangeService:
         self, global_id: str, kind: ChangeKind, code: str, caller: Caller
     ) -> Customer:
         backend = self._backend_label(global_id)
-        try:
-            customer = await self._confirm(global_id, kind, code, caller)
-        except (OtpError, RateLimitedError, ValidationError) as error:
-            METRICS.otp_outcomes.labels(backend, kind.value, _outcome(error)).inc()
-            raise
-        METRICS.otp_outcomes.labels(backend, kind.value, "confirmed").inc()
-        return customer
+        return await _counted(
+            backend, kind, self._confirm(global_id, kind, code, caller), lambda _: "confirmed"
+        )
 
     async def _confirm(
         self, global_id: str, kind: ChangeKind, code: str, caller: Caller
@@ -212,7 +204,7 @@ class ChangeService:
             pending = await self._adopt_backend_pending(connector, ref, kind, caller)
         if not pending.live:
             raise OtpError("NO_PENDING_CHANGE", backend=ref.backend)
-        if not pending.waiting(self._clock()):
+        if not pending.waiting(self.clock()):
             await self.store.delete_pending(key)
             raise OtpError("OTP_EXPIRED", backend=ref.backend)
         attempt = await self.attempts.reserve(ref, key, pending)  # before the vendor sees it
@@ -261,7 +253,7 @@ class ChangeService:
                 return False
         except StoreUnavailableError:
             return vendor_says
-        return pending.waiting(self._clock())
+        return pending.waiting(self.clock())
 
     async def _read(self, connector: Connector, ref: CustomerRef, caller: Caller) -> Customer:
         if caller.is_admin:
@@ -276,15 +268,25 @@ class ChangeService:
         customer = await self._read(connector, ref, caller)
         if not customer.pending(kind):
             raise OtpError("NO_PENDING_CHANGE", backend=ref.backend)
-        expires_at = self._clock() + self.limits.ttl_s
+        expires_at = self.clock() + self.limits.ttl_s
         pending = PendingChange(ref.backend, ref.native_id, kind.value, "", expires_at)
         key = keys.pending_change(ref.backend, ref.native_id, kind.value)
         await self.store.put_pending(key, pending)
         return pending
 
 
-def _outcome(error: GatewayError) -> str:
-    return error.code.lower()
+async def _counted(
+    backend: str, kind: ChangeKind, outcome: Awaitable[T], succeeded: Callable[[T], str]
+) -> T:
+    """A request or confirmation counted by how it ended: the expected refusals by their code,
+    a success by what it did. Other errors are not outcomes of the flow, so are not counted."""
+    try:
+        result = await outcome
+    except (OtpError, RateLimitedError, ValidationError) as error:
+        METRICS.otp_outcomes.labels(backend, kind.value, error.code.lower()).inc()
+        raise
+    METRICS.otp_outcomes.labels(backend, kind.value, succeeded(result)).inc()
+    return result
 
 
 def _utc(timestamp: float) -> datetime:
