@@ -14,12 +14,12 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from customer_gateway.app import build_app
-from customer_gateway.sandbox.kibo import (
+from customer_gateway.sandbox.kibo import KiboSandbox
+from customer_gateway.sandbox.kibo.model import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_SITE,
     DEMO_TENANT,
-    KiboSandbox,
 )
 from customer_gateway.sandbox.menu import MenuSandbox
 from customer_gateway.sandbox.open_loyalty import (

@@ -14,14 +14,14 @@ from starlette.routing import Mount, Route
 from customer_gateway.app import build_app
 from customer_gateway.otp.notify import OutboxNotifier
 from customer_gateway.sandbox.app import MOUNTS
-from customer_gateway.sandbox.kibo import (
+from customer_gateway.sandbox.kibo import DEMO_CUSTOMERS as KIBO_CUSTOMERS
+from customer_gateway.sandbox.kibo import KiboSandbox
+from customer_gateway.sandbox.kibo.model import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_SITE,
     DEMO_TENANT,
-    KiboSandbox,
 )
-from customer_gateway.sandbox.kibo import DEMO_CUSTOMERS as KIBO_CUSTOMERS
 from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY, DEMO_CUSTOMERS, MenuSandbox
 from customer_gateway.sandbox.open_loyalty import (
     DEMO_ADMIN_PASSWORD,

@@ -18,6 +18,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
+from customer_gateway.records import converted
 from customer_gateway.settings import LoadedSettings
 from customer_gateway.web.connection_limits import (
     ConnectionCounts,
@@ -79,15 +80,8 @@ def worker_app(loaded: LoadedSettings) -> ASGIApp:
 
 def limits_of(loaded: LoadedSettings) -> ConnectionLimits:
     gateway = loaded.settings.gateway
-    return ConnectionLimits(
-        header_timeout_s=gateway.header_timeout_s,
-        body_timeout_s=gateway.body_timeout_s,
-        write_timeout_s=gateway.write_timeout_s,
-        max_header_bytes=gateway.max_header_bytes,
-        max_connections=gateway.max_connections,
-        max_connections_per_address=gateway.max_connections_per_address,
-        trusted_proxies=tuple(loaded.settings.limits.trusted_proxies),
-    )
+    trusted_proxies = tuple(loaded.settings.limits.trusted_proxies)
+    return converted(ConnectionLimits, gateway, trusted_proxies=trusted_proxies)
 
 
 def _config(

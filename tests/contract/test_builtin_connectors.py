@@ -6,12 +6,12 @@ and a phone-auth one (the other way round).
 
 from __future__ import annotations
 
-from customer_gateway.sandbox.kibo import (
+from customer_gateway.sandbox.kibo import KiboSandbox
+from customer_gateway.sandbox.kibo.model import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_SITE,
     DEMO_TENANT,
-    KiboSandbox,
 )
 from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY, MenuSandbox
 from customer_gateway.sandbox.open_loyalty import (

@@ -43,7 +43,7 @@ from customer_gateway.domain import (
 )
 from customer_gateway.observability.logging import RedactingFilter, TextFormatter
 from customer_gateway.sandbox.journal import Journal
-from customer_gateway.sandbox.kibo import (
+from customer_gateway.sandbox.kibo.model import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_SITE,

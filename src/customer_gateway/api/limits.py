@@ -48,6 +48,8 @@ class _Shape:
 
 @dataclass(frozen=True)
 class OperationLimits:
+    """What one document may ask for, checked in one linear pass before any other rule."""
+
     max_depth: int = 15
     max_aliases: int = 15
     max_root_fields: int = 10

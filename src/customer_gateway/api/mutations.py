@@ -24,6 +24,7 @@ from customer_gateway.api.types import (
     UserError,
 )
 from customer_gateway.domain import ChangeKind, UserFacingError
+from customer_gateway.records import converted
 
 __all__ = ["AddressInput", "Mutation", "UpdateCustomerInput"]
 
@@ -51,19 +52,8 @@ class UpdateCustomerInput:
     marketing_opt_in: bool | None = None
 
     def to_domain(self) -> domain.CustomerUpdate:
-        address = None
-        if self.address is not None:
-            a = self.address
-            address = domain.Address(a.street, a.address2, a.city, a.postal, a.province, a.country)
-        return domain.CustomerUpdate(
-            first_name=self.first_name,
-            last_name=self.last_name,
-            locale=self.locale,
-            gender=self.gender,
-            birth_date=self.birth_date,
-            address=address,
-            marketing_opt_in=self.marketing_opt_in,
-        )
+        address = self.address and converted(domain.Address, self.address)
+        return converted(domain.CustomerUpdate, self, address=address)
 
 
 async def _attempt(

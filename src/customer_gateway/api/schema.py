@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import strawberry
@@ -28,23 +28,19 @@ class SchemaOptions:
     """Operation limits (RELIABILITY.md defaults) and whether introspection is open."""
 
     introspection: bool = False
-    max_depth: int = 15
-    max_aliases: int = 15
+    limits: OperationLimits = field(default_factory=OperationLimits)
     max_tokens: int = 2000
-    max_root_fields: int = 10
     max_document_bytes: int = 65536
     max_representations: int = 100
 
 
 def build_schema(options: SchemaOptions | None = None) -> GatewaySchema:
     options = options or SchemaOptions()
-    # The limit rules are built once, with the document cache that validates under them.
-    limits = OperationLimits(options.max_depth, options.max_aliases, options.max_root_fields)
     rules: list[type[ASTValidationRule]] = []
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     documents = DocumentCache(
-        rules, first=[operation_limits(limits)], max_tokens=options.max_tokens
+        rules, first=[operation_limits(options.limits)], max_tokens=options.max_tokens
     )
     operations = Operations(
         documents,

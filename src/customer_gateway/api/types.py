@@ -14,6 +14,7 @@ from customer_gateway import domain
 from customer_gateway.api.context import Info
 from customer_gateway.connectors.protocol import Connector
 from customer_gateway.domain import ChangeKind
+from customer_gateway.records import converted
 from customer_gateway.services.loyalty import StatusRead
 
 __all__ = [
@@ -82,12 +83,7 @@ class Level:
     def from_domain(cls, level: domain.Level | None) -> Level | None:
         if level is None:
             return None
-        return cls(
-            id=strawberry.ID(level.id),
-            name=level.name,
-            discount_percent=level.discount_percent,
-            condition_value=level.condition_value,
-        )
+        return converted(cls, level, id=strawberry.ID(level.id))
 
 
 @strawberry.type
@@ -102,14 +98,11 @@ class LoyaltyStatus:
 
     @classmethod
     def from_domain(cls, status: domain.LoyaltyStatus) -> LoyaltyStatus:
-        return cls(
-            points=status.points,
+        return converted(
+            cls,
+            status,
             level=Level.from_domain(status.level),
             next_level=Level.from_domain(status.next_level),
-            points_to_next_level=status.points_to_next_level,
-            transactions_count=status.transactions_count,
-            transactions_amount=status.transactions_amount,
-            currency=status.currency,
         )
 
 
@@ -149,32 +142,12 @@ class Customer:
     @classmethod
     def from_domain(cls, customer: domain.Customer, linked: StatusRead | None = None) -> Customer:
         address = customer.address
-        return cls(
+        return converted(
+            cls,
+            customer,
             id=strawberry.ID(domain.encode_customer_id(customer.backend, customer.native_id)),
-            native_id=customer.native_id,
-            first_name=customer.first_name,
-            last_name=customer.last_name,
-            email=customer.email,
-            phone_number=customer.phone_number,
-            locale=customer.locale,
-            gender=customer.gender,
-            birth_date=customer.birth_date,
-            address=Address(
-                street=address.street,
-                address2=address.address2,
-                city=address.city,
-                postal=address.postal,
-                province=address.province,
-                country=address.country,
-            )
-            if address
-            else None,
-            marketing_opt_in=customer.marketing_opt_in,
-            loyalty_card_number=customer.loyalty_card_number,
-            active=customer.active,
+            address=converted(Address, address) if address else None,
             status=CustomerStatus(customer.status.value) if customer.status else None,
-            created_at=customer.created_at,
-            updated_at=customer.updated_at,
             model=customer,
             linked=linked,
         )
@@ -236,13 +209,7 @@ class Token:
 
     @classmethod
     def from_domain(cls, token: domain.Token) -> Token:
-        return cls(
-            access_token=token.access_token,
-            refresh_token=token.refresh_token,
-            token_type=token.token_type,
-            expires_at=token.expires_at,
-            refresh_expires_at=token.refresh_expires_at,
-        )
+        return converted(cls, token)
 
 
 @strawberry.type(description="An expected problem with the input, reported in the payload.")

@@ -43,10 +43,21 @@ from customer_gateway.domain import (
 from customer_gateway.observability.logging import current_request_id
 from customer_gateway.observability.metrics import METRICS
 from customer_gateway.observability.tracing import span, tracing_enabled
+from customer_gateway.records import named
 
 __all__ = ["Transport", "UpstreamResponse", "token_header"]
 
 logger = logging.getLogger("customer_gateway.upstream")
+
+# A backend's settings that a transport takes under the same names.
+_TUNING = (
+    "connect_timeout_s",
+    "timeout_s",
+    "max_attempts",
+    "retry_floor_per_s",
+    "circuit_failures",
+    "circuit_open_s",
+)
 
 # httpx logs every request URL at INFO, query string included (Kibo's refresh token, Open
 # Loyalty's email lookups): the gateway logs its own, templated line instead.
@@ -163,12 +174,7 @@ class Transport:
         return cls(
             name,
             base_url or settings.base,
-            connect_timeout_s=settings.connect_timeout_s,
-            timeout_s=settings.timeout_s,
-            max_attempts=settings.max_attempts,
-            retry_floor_per_s=settings.retry_floor_per_s,
-            circuit_failures=settings.circuit_failures,
-            circuit_open_s=settings.circuit_open_s,
+            **named(settings, _TUNING),
             engine=settings.http_engine,
             headers=headers,
             http_transport=http_transport,

@@ -55,12 +55,26 @@ class Credential:
     """How one credential shows in the API and in the messages that carry its codes."""
 
     field: str  # on Customer, and the request's argument
-    pending: str  # Customer's flag while a change waits for its code
-    request: str  # the mutations that request and confirm a change
-    confirm: str
     channel: str  # "email" | "sms"
     purpose: str  # of the gateway's message with the code
     invalid: str  # a value that can never be right
+
+    @property
+    def pending(self) -> str:
+        """Customer's flag while a change waits for its code."""
+        return f"pending{self._noun}Change"
+
+    @property
+    def request(self) -> str:
+        return f"request{self._noun}Change"
+
+    @property
+    def confirm(self) -> str:
+        return f"confirm{self._noun}Change"
+
+    @property
+    def _noun(self) -> str:
+        return self.field[0].upper() + self.field[1:]
 
     @property
     def request_document(self) -> str:
@@ -79,24 +93,8 @@ class Credential:
 
 
 CREDENTIALS = {
-    ChangeKind.EMAIL: Credential(
-        field="email",
-        pending="pendingEmailChange",
-        request="requestEmailChange",
-        confirm="confirmEmailChange",
-        channel="email",
-        purpose="email_change",
-        invalid="not an email",
-    ),
-    ChangeKind.PHONE_NUMBER: Credential(
-        field="phoneNumber",
-        pending="pendingPhoneNumberChange",
-        request="requestPhoneNumberChange",
-        confirm="confirmPhoneNumberChange",
-        channel="sms",
-        purpose="phone_number_change",
-        invalid="+1 555",
-    ),
+    ChangeKind.EMAIL: Credential("email", "email", "email_change", invalid="not an email"),
+    ChangeKind.PHONE_NUMBER: Credential("phoneNumber", "sms", "phone_number_change", "+1 555"),
 }
 
 # Each field of UpdateCustomerInput: the connector's name for it, and a value to send.

@@ -13,6 +13,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_gateway.web.answers import TrackedSend, send_error
+from customer_gateway.web.http_middleware import HttpMiddleware
 
 __all__ = ["PREFLIGHT_HEADERS", "BodySizeLimitMiddleware", "CsrfMiddleware"]
 
@@ -24,17 +25,14 @@ async def _reply(send: Send, status: int, message: str) -> None:
     await send_error(send, status, message, {"code": "BAD_REQUEST"})
 
 
-class BodySizeLimitMiddleware:
+class BodySizeLimitMiddleware(HttpMiddleware):
     """413 for bodies over the cap, whether declared by Content-Length or streamed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = 2_000_000) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _reply(send, 413, "The request body is too large.")

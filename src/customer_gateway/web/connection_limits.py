@@ -25,7 +25,7 @@ import asyncio
 import ipaddress
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,8 @@ __all__ = ["ConnectionCounts", "ConnectionLimits", "LimitedHttpProtocol"]
 
 @dataclass(frozen=True)
 class ConnectionLimits:
+    """How long a client may take and how many connections it may hold (`[gateway]`)."""
+
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     write_timeout_s: float = 30.0
@@ -62,6 +64,32 @@ class ConnectionCounts:
     per_address: Counter[str] = field(default_factory=Counter)
 
 
+class Deadline:
+    """One timer that is armed anew, disarmed, or runs `expire` once."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, expire: Callable[[], None]) -> None:
+        self._loop = loop
+        self._expire = expire
+        self._handle: asyncio.TimerHandle | None = None
+
+    @property
+    def armed(self) -> bool:
+        return self._handle is not None
+
+    def arm(self, seconds: float) -> None:
+        self.disarm()
+        self._handle = self._loop.call_later(seconds, self._run)
+
+    def disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _run(self) -> None:
+        self._handle = None
+        self._expire()
+
+
 class LimitedHttpProtocol(HttpToolsProtocol):
     """One client connection; give uvicorn
     `functools.partial(LimitedHttpProtocol, limits=..., counts=ConnectionCounts())`."""
@@ -80,8 +108,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self.limits = limits
         self.counts = counts
         self._trusted = [ipaddress.ip_network(p, strict=False) for p in limits.trusted_proxies]
-        self._deadline: asyncio.TimerHandle | None = None  # the head's, or the body's
-        self._write_deadline: asyncio.TimerHandle | None = None
+        self._read_deadline = Deadline(self.loop, self._cut_off)  # the head's, or the body's
+        self._write_deadline = Deadline(self.loop, self._cut_off_writes)
         self._address: str | None = None  # counted against its address's cap
         self._head_bytes: int | None = 0  # bytes of the request head so far; None once read
         self._answering: RequestResponseCycle | None = None  # the request the app is on
@@ -91,7 +119,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if len(self.connections) > self.limits.max_connections or not self._admit():
             transport.close()
             return
-        self._arm(self.limits.header_timeout_s)
+        self._read_deadline.arm(self.limits.header_timeout_s)
 
     def _admit(self) -> bool:
         cap = self.limits.max_connections_per_address
@@ -112,8 +140,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         return any(address in network for network in self._trusted)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        self._unblock_writes()
+        self._read_deadline.disarm()
+        self._write_deadline.disarm()
         if self._address is not None:
             self.counts.per_address[self._address] -= 1
             if not self.counts.per_address[self._address]:
@@ -122,8 +150,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._deadline is None:  # the first byte of a request, or a blank line before one
-            self._arm(self.limits.header_timeout_s)
+        if not self._read_deadline.armed:  # the first byte of a request, or a blank line
+            self._read_deadline.arm(self.limits.header_timeout_s)
         if self._head_bytes is not None:
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_header_bytes:
@@ -139,10 +167,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = None
         super().on_headers_complete()
         # Until the body is complete; a request without one completes in this same read.
-        self._arm(self.limits.body_timeout_s)
+        self._read_deadline.arm(self.limits.body_timeout_s)
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._read_deadline.disarm()
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
@@ -152,13 +180,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def pause_writing(self) -> None:
         """The client stopped reading: it has `write_timeout_s` to start again."""
         super().pause_writing()
-        if self._write_deadline is None:
-            self._write_deadline = self.loop.call_later(
-                self.limits.write_timeout_s, self._cut_off_writes
-            )
+        if not self._write_deadline.armed:
+            self._write_deadline.arm(self.limits.write_timeout_s)
 
     def resume_writing(self) -> None:
-        self._unblock_writes()
+        self._write_deadline.disarm()
         super().resume_writing()
 
     def send_400_response(self, msg: str) -> None:
@@ -178,27 +204,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self.transport.write(b"".join(head) + body)
         self.transport.close()
 
-    def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._cut_off)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
     def _cut_off(self) -> None:
-        self._deadline = None
         if not self.transport.is_closing():
             self.transport.close()
 
-    def _unblock_writes(self) -> None:
-        if self._write_deadline is not None:
-            self._write_deadline.cancel()
-            self._write_deadline = None
-
     def _cut_off_writes(self) -> None:
-        self._write_deadline = None
         # Before the transport goes, every request of the connection is marked gone (uvicorn
         # marks only its latest, not one still answering ahead of pipelined ones): the app's
         # next write is then dropped as a vanished client's, not an error.

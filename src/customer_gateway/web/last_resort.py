@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from customer_gateway.domain import BackendUnavailableError, GatewayError, error_extensions
 from customer_gateway.observability.logging import current_request_id
 from customer_gateway.web.answers import TrackedSend, send_error
+from customer_gateway.web.http_middleware import HttpMiddleware
 
 __all__ = ["LastResortMiddleware"]
 
 errors_logger = logging.getLogger("customer_gateway.errors")
 
 
-class LastResortMiddleware:
+class LastResortMiddleware(HttpMiddleware):
     """Whatever fails below it, the client gets a GraphQL error body with `extensions.code`
     (and, from the request-id middleware around it, `X-Request-ID`), the connection stays
     usable, and one log line names the request id and the exception's type.
@@ -26,13 +27,7 @@ class LastResortMiddleware:
     that went away gets nothing (see RequestIdMiddleware).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracked = TrackedSend(send)
         try:
             await self.app(scope, receive, tracked)

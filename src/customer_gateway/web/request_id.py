@@ -9,9 +9,10 @@ import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from customer_gateway.observability.logging import request_id_var
+from customer_gateway.web.http_middleware import HttpMiddleware
 
 __all__ = ["RequestIdMiddleware"]
 
@@ -20,18 +21,12 @@ logger = logging.getLogger("customer_gateway.access")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(HttpMiddleware):
     """Accepts a sane client `X-Request-ID` or makes one, returns it, and logs the request.
     A client that disconnects before its body arrived is logged with status 499, not as an
     error of the app: there is nobody left to answer."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         offered = next(
             (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), ""
         )

@@ -8,6 +8,7 @@ import gc
 import pytest
 from graphql import Token
 
+from customer_gateway.api.limits import OperationLimits
 from customer_gateway.api.schema import GatewaySchema, SchemaOptions, build_schema
 
 pytestmark = pytest.mark.anyio
@@ -15,7 +16,9 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def schema() -> GatewaySchema:
-    built = build_schema(SchemaOptions(max_tokens=50, max_depth=2, max_document_bytes=1000))
+    built = build_schema(
+        SchemaOptions(limits=OperationLimits(max_depth=2), max_tokens=50, max_document_bytes=1000)
+    )
     assert isinstance(built, GatewaySchema)
     return built
 

@@ -14,6 +14,7 @@ from typing import Any
 from customer_gateway.sandbox.clock import Clock
 from customer_gateway.sandbox.kibo.contacts import new_contact
 from customer_gateway.sandbox.kibo.model import (
+    DemoKiboCustomer,
     KiboError,
     KiboFilterError,
     invalid_parameter,
@@ -62,17 +63,9 @@ class AccountStore:
         self.records: dict[int, Account] = {}
         self._next_id, self._next_contact = 1001, 1401
 
-    def add(
-        self,
-        *,
-        email: str,
-        password: str,
-        first_name: str,
-        last_name: str,
-        phone: str | None,
-        is_active: bool,
-    ) -> Account:
+    def add(self, person: DemoKiboCustomer) -> Account:
         """An account as the back office creates it; a phone becomes its primary contact."""
+        email, phone = person.email, person.phone
         now = iso(self.clock.now())
         account_id = self._next_id
         self._next_id += 1
@@ -82,11 +75,11 @@ class AccountStore:
                 "userId": new_user_id(),
                 "userName": email,
                 "emailAddress": email,
-                "firstName": first_name,
-                "lastName": last_name,
+                "firstName": person.first_name,
+                "lastName": person.last_name,
                 "localeCode": "en-US",
                 "acceptsMarketing": False,
-                "isActive": is_active,
+                "isActive": True,
                 "isLocked": False,
                 "isAnonymous": False,
                 "hasExternalPassword": False,
@@ -115,7 +108,7 @@ class AccountStore:
                 },
                 "migrationRequired": False,
             },
-            password=password,
+            password=person.password,
         )
         self.records[account_id] = account
         if phone:

@@ -16,7 +16,15 @@ from typing import Any
 from customer_gateway.sandbox.clock import Clock
 from customer_gateway.sandbox.jwt import jwt_decode_hs256, jwt_encode_hs256
 from customer_gateway.sandbox.kibo.accounts import Account
-from customer_gateway.sandbox.kibo.model import KiboError, invalid_parameter, iso
+from customer_gateway.sandbox.kibo.model import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_SITE,
+    DEMO_TENANT,
+    KiboError,
+    invalid_parameter,
+    iso,
+)
 
 __all__ = ["KiboAuth", "Ticket"]
 
@@ -40,13 +48,13 @@ class KiboAuth:
         self,
         clock: Clock,
         *,
-        tenant: int,
-        site: int,
-        client_id: str,
-        client_secret: str,
-        app_token_ttl_s: int,
-        access_ttl_s: int,
-        refresh_ttl_s: int,
+        tenant: int = DEMO_TENANT,
+        site: int = DEMO_SITE,
+        client_id: str = DEMO_CLIENT_ID,
+        client_secret: str = DEMO_CLIENT_SECRET,
+        app_token_ttl_s: int = 3600,
+        access_ttl_s: int = 900,
+        refresh_ttl_s: int = 86400,
     ) -> None:
         self.clock = clock
         self.tenant, self.site = tenant, site

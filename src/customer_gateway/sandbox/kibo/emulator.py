@@ -28,11 +28,8 @@ from customer_gateway.sandbox.kibo.accounts import Account, AccountStore
 from customer_gateway.sandbox.kibo.auth import KiboAuth
 from customer_gateway.sandbox.kibo.contacts import take_primary, update_contact
 from customer_gateway.sandbox.kibo.model import (
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
     DEMO_CUSTOMERS,
-    DEMO_SITE,
-    DEMO_TENANT,
+    DemoKiboCustomer,
     KiboError,
     invalid_parameter,
     iso,
@@ -47,55 +44,18 @@ Handler = Callable[[Request], Awaitable[Response]]
 class KiboSandbox(Emulator):
     """One Kibo tenant and site: its accounts, tokens, journal and fault plan."""
 
-    def __init__(
-        self,
-        *,
-        tenant: int = DEMO_TENANT,
-        site: int = DEMO_SITE,
-        client_id: str = DEMO_CLIENT_ID,
-        client_secret: str = DEMO_CLIENT_SECRET,
-        clock: Clock | None = None,
-        seed: bool = True,
-        app_token_ttl_s: int = 3600,
-        access_ttl_s: int = 900,
-        refresh_ttl_s: int = 86400,
-    ) -> None:
+    def __init__(self, *, clock: Clock | None = None, seed: bool = True) -> None:
         super().__init__(clock)
-        self.auth = KiboAuth(
-            self.clock,
-            tenant=tenant,
-            site=site,
-            client_id=client_id,
-            client_secret=client_secret,
-            app_token_ttl_s=app_token_ttl_s,
-            access_ttl_s=access_ttl_s,
-            refresh_ttl_s=refresh_ttl_s,
-        )
+        self.auth = KiboAuth(self.clock)
         self.accounts = AccountStore(self.clock)
         self._accounts = self.accounts.records
         self.serve(self._routes(), DEMO_CUSTOMERS if seed else ())
 
     # --- helpers for tests and the demo ------------------------------------------------
 
-    def add_customer(
-        self,
-        *,
-        email: str,
-        password: str,
-        first_name: str = "",
-        last_name: str = "",
-        phone: str | None = None,
-        is_active: bool = True,
-    ) -> dict[str, Any]:
-        account = self.accounts.add(
-            email=email,
-            password=password,
-            first_name=first_name,
-            last_name=last_name,
-            phone=phone,
-            is_active=is_active,
-        )
-        return account.view()
+    def add_customer(self, **fields: Any) -> dict[str, Any]:
+        """See AccountStore.add."""
+        return self.accounts.add(DemoKiboCustomer(**fields)).view()
 
     def account(self, account_id: int) -> dict[str, Any]:
         return self._accounts[account_id].view()

@@ -30,14 +30,7 @@ REFRESH_TTL_MIN = 2628000
 PRV = "cc32921a15480a117d9bbc72c0e1256a6852458b"
 
 # Key sets per endpoint, as in the vendor's examples.
-REFRESH_KEYS = (
-    "id",
-    "type_id",
-    "first_name",
-    "last_name",
-    "email",
-    "confirmed",
-    "phone_number",
+_SETTINGS_KEYS = (
     "locale",
     "state",
     "demographics",
@@ -47,22 +40,15 @@ REFRESH_KEYS = (
     "has_pending_phone_number_change",
     "is_social",
 )
+_NAME_KEYS = ("first_name", "last_name", "email")
+REFRESH_KEYS = ("id", "type_id", *_NAME_KEYS, "confirmed", "phone_number", *_SETTINGS_KEYS)
 UPDATE_KEYS = (
     "id",
     "type_id",
     "reference_type",
-    "first_name",
-    "last_name",
-    "email",
+    *_NAME_KEYS,
     "phone_number",
-    "locale",
-    "state",
-    "demographics",
-    "optin_status_email",
-    "optin_status_pn",
-    "has_pending_email_change",
-    "has_pending_phone_number_change",
-    "is_social",
+    *_SETTINGS_KEYS,
     "social_login",
     "updated_at",
     "created_at",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict
 from typing import Any
 
 from customer_gateway.sandbox.clock import Clock
@@ -106,13 +107,13 @@ class CustomerStore:
         self,
         *,
         email: str,
-        password: str,
-        first_name: str,
-        last_name: str,
-        phone: str | None,
-        points: float,
-        level_name: str | None,
-        active: bool,
+        password: str = "",
+        first_name: str = "",
+        last_name: str = "",
+        phone: str | None = None,
+        points: float = 0.0,
+        level_name: str | None = None,
+        active: bool = True,
     ) -> LoyaltyCustomer:
         """A customer stored directly; it has a points account once it has points, and a
         `level_name` other than the one its points (or spend) earn is a manual assignment."""
@@ -136,16 +137,8 @@ class CustomerStore:
     def seed(self, demos: Iterable[DemoLoyaltyCustomer]) -> None:
         """The demo customers, created a day apart; levels follow the tier-assign rule."""
         for index, demo in enumerate(demos):
-            customer = self.add(
-                email=demo.email,
-                password=demo.password,
-                first_name=demo.first_name,
-                last_name=demo.last_name,
-                phone=demo.phone,
-                points=demo.points,
-                level_name=None,
-                active=True,
-            )
+            # Its level follows from its points: the demo's `level_name` is what that earns.
+            customer = self.add(**{**asdict(demo), "level_name": None})
             customer.created_at = customer.updated_at = SEED_EPOCH + index * 86400
 
     def by_login(self, username: str) -> LoyaltyCustomer | None:
