@@ -91,6 +91,24 @@ async def test_the_cache_is_bounded_in_entries_and_bytes() -> None:
     assert documents.size <= 200_000 and len(documents) < 400
 
 
+async def test_a_document_larger_than_the_whole_budget_evicts_nothing() -> None:
+    """Kept, it would push every other document out before going itself: one request per
+    second would then keep the cache empty for every client."""
+    schema = build_schema(SchemaOptions())
+    assert isinstance(schema, GatewaySchema)
+    documents = schema.operations.documents
+    documents.max_bytes = 20_000
+    hot = ["{ __typename }", "query Two { two: __typename }"]
+    for query in hot:
+        await schema.execute(query)
+    huge = "{ __typename } # " + "x" * 30_000  # within the document limit, over the budget
+    assert (await schema.execute(huge)).errors is None
+    assert len(documents) == 2
+    for query in hot:
+        await schema.execute(query)
+    assert documents.parses == 3  # the two hot ones once each, the large one once
+
+
 async def test_evicted_documents_are_freed_without_the_cyclic_collector() -> None:
     """Nothing of a cached document is a reference cycle (graphql-core's lexer links its tokens
     both ways), so all of it is freed the moment it is dropped, whatever the collector's
