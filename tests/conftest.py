@@ -14,13 +14,8 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from customer_gateway.app import build_app
-from customer_gateway.sandbox.kibo import KiboSandbox
-from customer_gateway.sandbox.kibo.model import (
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_SITE,
-    DEMO_TENANT,
-)
+from customer_gateway.demo import toml_pairs
+from customer_gateway.sandbox.kibo import DEMO_APPLICATION, KiboSandbox
 from customer_gateway.sandbox.menu import MenuSandbox
 from customer_gateway.sandbox.open_loyalty import (
     DEMO_ADMIN_PASSWORD,
@@ -207,10 +202,7 @@ def kibo_backend(name: str, base_url: str, extra: str = "") -> str:
 kind = "kibo"
 base_url = "{base_url}"
 auth_url = "{base_url}"
-tenant = {DEMO_TENANT}
-site = {DEMO_SITE}
-client_id = "{DEMO_CLIENT_ID}"
-client_secret = "{DEMO_CLIENT_SECRET}"
+{toml_pairs(DEMO_APPLICATION)}
 {extra}
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -14,14 +15,8 @@ from starlette.routing import Mount, Route
 from customer_gateway.app import build_app
 from customer_gateway.otp.notify import OutboxNotifier
 from customer_gateway.sandbox.app import MOUNTS
+from customer_gateway.sandbox.kibo import DEMO_APPLICATION, KiboSandbox
 from customer_gateway.sandbox.kibo import DEMO_CUSTOMERS as KIBO_CUSTOMERS
-from customer_gateway.sandbox.kibo import KiboSandbox
-from customer_gateway.sandbox.kibo.model import (
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_SITE,
-    DEMO_TENANT,
-)
 from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY, DEMO_CUSTOMERS, MenuSandbox
 from customer_gateway.sandbox.open_loyalty import (
     DEMO_ADMIN_PASSWORD,
@@ -79,6 +74,11 @@ class Demo:
         )
 
 
+def toml_pairs(values: Mapping[str, str | int]) -> str:
+    """`key = value` lines (a JSON string is a TOML basic string)."""
+    return "\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items())
+
+
 def demo_config(base_url: str, graphiql_assets: str | None = None) -> str:
     """The demo's gateway.toml: every backend points at its sandbox in this same process."""
     assets = f"graphiql_assets = {json.dumps(graphiql_assets)}" if graphiql_assets else ""
@@ -131,10 +131,7 @@ loyalty = "loyalty"
 kind = "kibo"
 base_url = "{base_url}{MOUNTS["kibo"]}/api"
 auth_url = "{base_url}{MOUNTS["kibo"]}/api"
-tenant = {DEMO_TENANT}
-site = {DEMO_SITE}
-client_id = "{DEMO_CLIENT_ID}"
-client_secret = "{DEMO_CLIENT_SECRET}"
+{toml_pairs(DEMO_APPLICATION)}
 loyalty = "loyalty"
 
 [backends.loyalty]

@@ -6,13 +6,7 @@ and a phone-auth one (the other way round).
 
 from __future__ import annotations
 
-from customer_gateway.sandbox.kibo import KiboSandbox
-from customer_gateway.sandbox.kibo.model import (
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_SITE,
-    DEMO_TENANT,
-)
+from customer_gateway.sandbox.kibo import DEMO_APPLICATION, KiboSandbox
 from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY, MenuSandbox
 from customer_gateway.sandbox.open_loyalty import (
     DEMO_ADMIN_PASSWORD,
@@ -51,10 +45,7 @@ KIBO = ConnectorCase(
     settings=lambda url: {
         "base_url": f"{url}/api",
         "auth_url": f"{url}/api",
-        "tenant": DEMO_TENANT,
-        "site": DEMO_SITE,
-        "client_id": DEMO_CLIENT_ID,
-        "client_secret": DEMO_CLIENT_SECRET,
+        **DEMO_APPLICATION,
     },
     customer=("ada.lovelace@example.com", "kibo-demo-pass"),
     other_customer=("katherine.johnson@example.com", "kibo-demo-pass-2"),

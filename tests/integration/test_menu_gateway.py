@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from customer_gateway.domain import encode_customer_id
 from customer_gateway.sandbox.menu import MenuSandbox
+from customer_gateway.testing.documents import REFRESH
 from support.graphql import error_codes, gql
 
 ADA = ("ada.lovelace@example.com", "menu-demo-pass")
@@ -29,12 +30,6 @@ mutation SignIn($backend: String!, $username: String!, $password: String!) {
   }
 }"""
 ME = "query Me($b: String!) { me(backend: $b) { id nativeId email phoneNumber firstName lastName pendingEmailChange pendingPhoneNumberChange } }"
-REFRESH = """
-mutation Refresh($b: String!, $t: String) {
-  refreshToken(backend: $b, refreshToken: $t) {
-    token { accessToken expiresAt } customer { email } userErrors { field code }
-  }
-}"""
 REQUEST_EMAIL = """
 mutation R($id: ID!, $email: String!) {
   requestEmailChange(id: $id, email: $email) {

@@ -43,12 +43,7 @@ from customer_gateway.domain import (
 )
 from customer_gateway.observability.logging import RedactingFilter, TextFormatter
 from customer_gateway.sandbox.journal import Journal
-from customer_gateway.sandbox.kibo.model import (
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_SITE,
-    DEMO_TENANT,
-)
+from customer_gateway.sandbox.kibo import DEMO_APPLICATION
 from customer_gateway.sandbox.menu import DEMO_APPLICATION_KEY
 from customer_gateway.sandbox.open_loyalty import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME
 from customer_gateway.testing.failures import HOSTILE_IDS
@@ -252,10 +247,7 @@ def connectors(sandboxes: Sandboxes) -> tuple[MenuConnector, KiboConnector, Open
         KiboSettings(
             base_url=sandboxes.url("kibo"),
             auth_url=sandboxes.url("kibo"),
-            tenant=DEMO_TENANT,
-            site=DEMO_SITE,
-            client_id=DEMO_CLIENT_ID,
-            client_secret=DEMO_CLIENT_SECRET,
+            **DEMO_APPLICATION,
         ),
     )
     loyalty = OpenLoyaltyConnector(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "DEMO_APPLICATION",
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
     "DEMO_CUSTOMERS",
@@ -30,6 +31,13 @@ DEMO_TENANT = 12345
 DEMO_SITE = 67890
 DEMO_CLIENT_ID = "customer-gateway.demo.1.0.0.Release"
 DEMO_CLIENT_SECRET = "kibo-demo-client-secret"
+# What a gateway's Kibo backend needs, besides its URLs, to use the demo tenant.
+DEMO_APPLICATION: dict[str, str | int] = {
+    "tenant": DEMO_TENANT,
+    "site": DEMO_SITE,
+    "client_id": DEMO_CLIENT_ID,
+    "client_secret": DEMO_CLIENT_SECRET,
+}
 
 
 @dataclass(frozen=True)
