@@ -142,12 +142,17 @@ def redis_process() -> Iterator[RedisProcess]:
     server.stop()
 
 
-def setup(make: LiveGatewayFactory, sandboxes: Sandboxes, redis: RedisProcess) -> Setup:
+def setup(
+    make: LiveGatewayFactory,
+    sandboxes: Sandboxes,
+    redis: RedisProcess,
+    store_timeout_s: float = STORE_TIMEOUT_S,
+) -> Setup:
     gateway = make(
         menu_backend("menu", sandboxes.url("menu"))
         + kibo_backend("kibo", sandboxes.url("kibo"))
         + loyalty_backend("loyalty", sandboxes.url("loyalty")),
-        extra=CONFIG.format(url=redis.url, timeout=STORE_TIMEOUT_S),
+        extra=CONFIG.format(url=redis.url, timeout=store_timeout_s),
     )
     menu_token = gql(gateway.client, MENU_SIGN_IN)["data"]["signIn"]["token"]["accessToken"]
     kibo = gql(gateway.client, KIBO_SIGN_IN)["data"]["signIn"]
@@ -347,23 +352,34 @@ def test_a_restart_leaves_no_stale_connection_behind(
 def test_a_restart_while_requests_flow(
     make_live_gateway: LiveGatewayFactory, sandboxes: Sandboxes, redis_process: RedisProcess
 ) -> None:
-    ready = setup(make_live_gateway, sandboxes, redis_process)
+    # What is tested here is the recovery, not how soon a call gives up: on a loaded machine
+    # the event loop alone can stall past 0.25 s, and a probe that times out then puts the
+    # next one a second later.
+    store_timeout_s = 1.0
+    ready = setup(make_live_gateway, sandboxes, redis_process, store_timeout_s)
     with Traffic(ready.gateway.url, ready.operations) as traffic:
         assert_all_worked(traffic.wait_for(16, after=0))
         down = time.monotonic()
         redis_process.kill()
         traffic.wait_for(16, after=down)
         redis_process.start()
-        # After the next probe (at most RETRY_AFTER_S after the last failure), all is back.
-        settled = time.monotonic() + RETRY_AFTER_S + STORE_TIMEOUT_S
-        during = traffic.since(down)
+        settled = store_back(ready.gateway)
         after = traffic.wait_for(40, after=settled)
         during = [a for a in traffic.since(down) if a.started < settled]
     assert_store_not_needed_or_refused([a for a in during if not a.operation.needs_store])
     for answer in during:
         assert_well_formed(answer)
-        assert answer.seconds < ANSWER_BOUND_S
+        assert answer.seconds < 4 * store_timeout_s
     assert_all_worked(after)
+
+
+def store_back(gateway: LiveGateway, timeout: float = 20.0) -> float:
+    """When the gateway's own probe found the store again (its readiness goes through it)."""
+    deadline = time.monotonic() + timeout
+    while gateway.client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "the store did not come back"
+        time.sleep(0.05)
+    return time.monotonic()
 
 
 # --- what degrades, and how ---------------------------------------------------------------------
